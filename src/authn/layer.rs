@@ -1,0 +1,83 @@
+//! The tower layer around the gRPC services. It looks up the RPC's access rule, admits or
+//! refuses the request, puts the `Principal` into the request extensions and writes the
+//! rate-limit headers of the answer.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{Request, Response};
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+use super::gate::Gate;
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    gate: Arc<Gate>,
+}
+
+impl AuthLayer {
+    pub fn new(gate: Arc<Gate>) -> Self {
+        Self { gate }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            gate: self.gate.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    gate: Arc<Gate>,
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for AuthService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let gate = self.gate.clone();
+        // The readied service handles this request; a fresh clone waits for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            match gate.admit(request.uri().path(), request.headers()).await {
+                Ok(admission) => {
+                    let headers = admission.response_headers();
+                    if let Some(principal) = admission.principal {
+                        request.extensions_mut().insert(principal);
+                    }
+                    let mut response = inner.call(request).await?;
+                    response.headers_mut().extend(headers);
+                    Ok(response)
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! Plain types and rules of the service: tiers, emails, passwords, API keys, limits, the clock.
+//! Nothing here knows about tonic, prost, axum or sea-orm.
+
+pub mod api_key;
+pub mod clock;
+pub mod email;
+pub mod password;
+pub mod tier;

@@ -1,0 +1,26 @@
+//! cloudsigma-auth: the authentication and API-key service of the CloudSigma API.
+//!
+//! Layers depend in one direction: `domain` (plain rules) ← use cases (`auth`, `api_keys`,
+//! `quota`) ← `store` (SQL) and the adapters `grpc` (tonic) and `rest` (transcoding over
+//! gRPC); `startup` wires them together.
+
+pub mod authn;
+pub mod cli;
+pub mod config;
+pub mod descriptors;
+pub mod domain;
+pub mod grpc;
+pub mod rest;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+/// Generated protobuf and tonic code, and the encoded descriptor set.
+pub mod proto {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/protos.rs"));
+
+    /// Every compiled proto with its options, for reflection and the REST routes.
+    pub const DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/cloudsigma_descriptor.bin"));
+}

@@ -1,0 +1,9 @@
+//! The REST/JSON surface: a transcoding codec over the gRPC services, driven by the protos'
+//! `google.api.http` annotations.
+
+mod json;
+pub mod routes;
+mod transcode;
+
+pub use routes::Routes;
+pub use transcode::{GrpcStack, MAX_BODY_BYTES, Rest, render_error};

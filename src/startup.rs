@@ -1,0 +1,251 @@
+//! Builds the application: database, state, the gRPC services behind the authentication layer,
+//! the REST transcoder, gRPC-web, reflection and health, all on one listener.
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, body::Body as AxumBody};
+use http::{HeaderName, HeaderValue, Method, Request, Response, header};
+use sea_orm::DatabaseConnection;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tower::{Layer, ServiceBuilder, ServiceExt, service_fn, util::BoxCloneSyncService};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    authn::{AuthLayer, Gate},
+    config::Config,
+    descriptors,
+    domain::clock::{SharedClock, SystemClock},
+    grpc::health::{HealthApi, report_database_health},
+    proto::{DESCRIPTOR_SET, cloudsigma::v1::health_service_server::HealthServiceServer},
+    rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
+    store,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] store::ConnectError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("CLOUDSIGMA_CORS_ORIGINS has an invalid origin")]
+    CorsOrigin,
+    #[error("the API description is inconsistent: {0}")]
+    Descriptors(String),
+}
+
+/// What tests may replace; production uses the defaults.
+#[derive(Clone)]
+pub struct Dependencies {
+    pub clock: SharedClock,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: DatabaseConnection,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    pub async fn build(config: Config, deps: Dependencies) -> Result<Self, StartupError> {
+        let db = store::connect(config.database_url.as_deref()).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartupError::Listen(config.listen, e))?;
+        let _clock = deps.clock;
+
+        let pool = descriptors::pool();
+        let gate = Arc::new(Gate::new(
+            descriptors::access_rules(&pool),
+            config.service_token.clone(),
+        ));
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let service_names = pool
+            .services()
+            .filter(|s| s.package_name() == descriptors::PACKAGE)
+            .map(|s| s.full_name().to_owned())
+            .collect();
+        let background = vec![tokio::spawn(report_database_health(
+            db.clone(),
+            health_reporter,
+            service_names,
+        ))];
+
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection()
+            .build_v1()
+            .map_err(|e| StartupError::Descriptors(e.to_string()))?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .map_err(|e| StartupError::Descriptors(e.to_string()))?;
+
+        let routes = tonic::service::Routes::new(
+            HealthServiceServer::new(HealthApi::new(db.clone()))
+                .max_decoding_message_size(MAX_BODY_BYTES),
+        )
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+        let grpc: GrpcStack = BoxCloneSyncService::new(AuthLayer::new(gate).layer(routes));
+
+        let rest_routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
+        let rest = Rest::new(rest_routes, grpc.clone());
+        let grpc_web = tonic_web::GrpcWebLayer::new().layer(grpc);
+        let dispatch = service_fn(move |request: Request<AxumBody>| {
+            let rest = rest.clone();
+            let grpc_web = grpc_web.clone();
+            async move {
+                let response: Response<AxumBody> = if is_grpc(&request) {
+                    let Ok(response) = grpc_web.oneshot(request).await;
+                    response.map(AxumBody::new)
+                } else {
+                    rest.handle(request).await
+                };
+                Ok::<_, Infallible>(response)
+            }
+        });
+
+        let router = Router::new().fallback_service(dispatch).layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+                .layer(cors(&config.cors_origins)?),
+        );
+
+        Ok(Self {
+            listener,
+            router,
+            db,
+            background,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The database handle, for tests that need to break or inspect it.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(address = %self.local_addr(), "listening");
+        let result = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        for task in self.background {
+            task.abort();
+        }
+        result
+    }
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The span of one request: method, path (never the query string, which may hold a stray
+/// credential) and request id.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+/// gRPC and gRPC-web requests go to the gRPC stack; everything else is REST.
+fn is_grpc<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
+    let origins = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| HeaderValue::from_str(o).map_err(|_| StartupError::CorsOrigin))
+        .collect::<Result<Vec<_>, _>>()?;
+    let exposed = [
+        "grpc-status",
+        "grpc-message",
+        "grpc-status-details-bin",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "ratelimit-policy",
+        "ratelimit",
+        "retry-after",
+        "x-request-id",
+    ]
+    .map(HeaderName::from_static);
+    let allowed_headers = [
+        "authorization",
+        "content-type",
+        "x-grpc-web",
+        "x-user-agent",
+        "grpc-timeout",
+        "x-request-id",
+    ]
+    .map(HeaderName::from_static);
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(allowed_headers)
+        .expose_headers(exposed)
+        .max_age(Duration::from_secs(600)))
+}

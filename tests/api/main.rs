@@ -1,0 +1,6 @@
+//! Integration tests: the real application on port 0 against a fresh database, called through
+//! real clients (reqwest, tonic, tonic-web). Set `TEST_DATABASE_URL` to a PostgreSQL URL to run
+//! the same suite on PostgreSQL (each test gets a database of its own).
+
+mod foundation;
+mod helpers;
