@@ -1,7 +1,9 @@
 //! The subcommands: serve (default), migrate, and the admin commands.
 
 use crate::{
-    config::{Command, Config},
+    auth::KeyRing,
+    config::{Command, Config, SigningKeysCommand, UsersCommand},
+    domain::email::Email,
     startup::{Application, Dependencies, StartupError},
     store,
 };
@@ -31,9 +33,31 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::SigningKeys(_) | Command::Users(_) => Err(CliError::Admin(
-            "this command is not available yet".to_owned(),
-        )),
+        Command::SigningKeys(SigningKeysCommand::Rotate) => {
+            let db = store::connect(config.database_url.as_deref()).await?;
+            let kid = KeyRing::rotate(&db, chrono::Utc::now().timestamp())
+                .await
+                .map_err(|e| CliError::Admin(format!("cannot rotate the signing key: {e}")))?;
+            println!("new active signing key: {kid}");
+            Ok(())
+        }
+        Command::Users(UsersCommand::SetTier {
+            email,
+            tier,
+            team_id,
+        }) => {
+            let email = Email::parse(&email).map_err(|e| CliError::Admin(e.to_string()))?;
+            let db = store::connect(config.database_url.as_deref()).await?;
+            let team_id = team_id.filter(|t| !t.trim().is_empty());
+            let found = store::users::set_tier(&db, email.as_str(), tier.as_str(), team_id)
+                .await
+                .map_err(|e| CliError::Admin(e.to_string()))?;
+            if !found {
+                return Err(CliError::Admin(format!("no user with email {email}")));
+            }
+            println!("{email} is now on the {tier} tier");
+            Ok(())
+        }
     }
 }
 

@@ -4,12 +4,14 @@
 //! `quota`) ← `store` (SQL) and the adapters `grpc` (tonic) and `rest` (transcoding over
 //! gRPC); `startup` wires them together.
 
+pub mod auth;
 pub mod authn;
 pub mod cli;
 pub mod config;
 pub mod descriptors;
 pub mod domain;
 pub mod grpc;
+pub mod quota;
 pub mod rest;
 pub mod startup;
 pub mod store;

@@ -1,7 +1,13 @@
 //! Builds the application: database, state, the gRPC services behind the authentication layer,
 //! the REST transcoder, gRPC-web, reflection and health, all on one listener.
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{Router, body::Body as AxumBody};
 use http::{HeaderName, HeaderValue, Method, Request, Response, header};
@@ -15,12 +21,25 @@ use tower_http::{
 };
 
 use crate::{
+    auth::{Accounts, AuthError, KeyRing, PasswordHasher, Tokens},
     authn::{AuthLayer, Gate},
     config::Config,
     descriptors,
     domain::clock::{SharedClock, SystemClock},
-    grpc::health::{HealthApi, report_database_health},
-    proto::{DESCRIPTOR_SET, cloudsigma::v1::health_service_server::HealthServiceServer},
+    grpc::{
+        auth::AuthApi,
+        client_address::ClientAddresses,
+        health::{HealthApi, report_database_health},
+        usage::UsageApi,
+    },
+    proto::{
+        DESCRIPTOR_SET,
+        cloudsigma::v1::{
+            auth_service_server::AuthServiceServer, health_service_server::HealthServiceServer,
+            usage_service_server::UsageServiceServer,
+        },
+    },
+    quota::{KeyedLimiter, Usage},
     rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
     store,
 };
@@ -35,6 +54,8 @@ pub enum StartupError {
     CorsOrigin,
     #[error("the API description is inconsistent: {0}")]
     Descriptors(String),
+    #[error("cannot load the signing keys: {0}")]
+    Keys(#[from] AuthError),
 }
 
 /// What tests may replace; production uses the defaults.
@@ -64,12 +85,36 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartupError::Listen(config.listen, e))?;
-        let _clock = deps.clock;
+        let clock = deps.clock;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| StartupError::Listen(config.listen, e))?;
+
+        let keys = KeyRing::load_or_create(db.clone(), clock.now().timestamp()).await?;
+        let tokens = Arc::new(Tokens::new(
+            config.issuer(bound),
+            Arc::new(keys),
+            clock.clone(),
+        ));
+        let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let accounts = Arc::new(Accounts::new(
+            db.clone(),
+            clock.clone(),
+            Arc::new(PasswordHasher::new(hashing_threads)),
+            tokens,
+        ));
 
         let pool = descriptors::pool();
         let gate = Arc::new(Gate::new(
             descriptors::access_rules(&pool),
             config.service_token.clone(),
+            accounts.clone(),
+        ));
+        let per_address = Arc::new(KeyedLimiter::new(
+            config.auth_burst_per_address,
+            config.auth_rate_per_minute_per_address,
+            Duration::from_secs(60),
+            clock.clone(),
         ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -78,11 +123,14 @@ impl Application {
             .filter(|s| s.package_name() == descriptors::PACKAGE)
             .map(|s| s.full_name().to_owned())
             .collect();
-        let background = vec![tokio::spawn(report_database_health(
-            db.clone(),
-            health_reporter,
-            service_names,
-        ))];
+        let background = vec![
+            tokio::spawn(report_database_health(
+                db.clone(),
+                health_reporter,
+                service_names,
+            )),
+            tokio::spawn(shrink_limiters(per_address.clone())),
+        ];
 
         let reflection = || {
             tonic_reflection::server::Builder::configure()
@@ -99,6 +147,22 @@ impl Application {
         let routes = tonic::service::Routes::new(
             HealthServiceServer::new(HealthApi::new(db.clone()))
                 .max_decoding_message_size(MAX_BODY_BYTES),
+        )
+        .add_service(
+            AuthServiceServer::new(AuthApi::new(
+                accounts,
+                gate.clone(),
+                ClientAddresses::new(config.trusted_proxies.clone()),
+                per_address,
+            ))
+            .max_decoding_message_size(MAX_BODY_BYTES),
+        )
+        .add_service(
+            UsageServiceServer::new(UsageApi::new(Arc::new(Usage::new(
+                db.clone(),
+                clock.clone(),
+            ))))
+            .max_decoding_message_size(MAX_BODY_BYTES),
         )
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -166,6 +230,14 @@ impl Application {
             task.abort();
         }
         result
+    }
+}
+
+/// Forgets limiter state of idle keys once a minute, so memory follows active clients only.
+async fn shrink_limiters(per_address: Arc<KeyedLimiter<IpAddr>>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        per_address.shrink();
     }
 }
 

@@ -1,11 +1,20 @@
 //! Schema migrations, one file per change; each runs the same on SQLite and PostgreSQL.
+//! Times are Unix seconds (BIGINT) and digests lowercase hex, so both databases store them
+//! alike.
+
 pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_users_and_sessions;
+mod m20261126_000002_monthly_usage;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![]
+        vec![
+            Box::new(m20261126_000001_users_and_sessions::Migration),
+            Box::new(m20261126_000002_monthly_usage::Migration),
+        ]
     }
 }

@@ -7,6 +7,6 @@ mod layer;
 mod principal;
 
 pub use bearer::{Bearer, parse_authorization};
-pub use gate::{Admission, Gate};
+pub use gate::{Admission, Gate, RateLimitInfo};
 pub use layer::AuthLayer;
 pub use principal::{AuthMethod, Principal};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tonic::{Code, Status, metadata::MetadataValue};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::store::StoreError;
+use crate::{auth::AuthError, authn::Principal, quota::UsageError, store::StoreError};
 
 /// The `domain` of every `ErrorInfo`.
 pub const ERROR_DOMAIN: &str = "cloudsigma.a13e.com";
@@ -173,6 +173,49 @@ impl From<StoreError> for Status {
             StoreError::Other(_) => internal(&err),
         }
     }
+}
+
+impl From<AuthError> for Status {
+    fn from(err: AuthError) -> Self {
+        let message = err.to_string();
+        match err {
+            AuthError::InvalidEmail | AuthError::InvalidPassword => {
+                error(ErrorCode::ValidationError, message)
+            }
+            AuthError::EmailTaken => error(ErrorCode::Conflict, message),
+            AuthError::BadCredentials
+            | AuthError::InvalidToken
+            | AuthError::InvalidRefreshToken => error(ErrorCode::Unauthorized, message),
+            AuthError::LockedOut { retry_after } | AuthError::AddressLimited { retry_after } => {
+                retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
+            }
+            AuthError::Hashing | AuthError::Signing => internal(&err),
+            AuthError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<UsageError> for Status {
+    fn from(err: UsageError) -> Self {
+        let message = err.to_string();
+        match err {
+            UsageError::InvalidRules => error(ErrorCode::ValidationError, message),
+            UsageError::UnknownUser => error(ErrorCode::NotFound, message),
+            UsageError::TierLimitExceeded => {
+                let until_next_month = std::time::Duration::from_secs(86_400);
+                retry_later(ErrorCode::TierLimitExceeded, message, until_next_month)
+            }
+            UsageError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// The authenticated caller that the authentication layer put in the request.
+pub fn principal<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .ok_or_else(|| error(ErrorCode::Unauthorized, "missing bearer credential"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,10 @@
 
 pub mod entities;
 mod error;
+pub mod signing_keys;
+mod sql;
+pub mod usage;
+pub mod users;
 
 use std::{path::Path, time::Duration};
 

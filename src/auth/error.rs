@@ -1,0 +1,30 @@
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+/// What can go wrong in the user pool. Mapped to statuses in `grpc::errors`.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("email must be a valid address of at most 254 characters")]
+    InvalidEmail,
+    #[error("password must be 8 to 256 characters")]
+    InvalidPassword,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("incorrect email or password")]
+    BadCredentials,
+    #[error("too many failed sign-ins; try again later")]
+    LockedOut { retry_after: Duration },
+    #[error("too many requests from this address; try again later")]
+    AddressLimited { retry_after: Duration },
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("invalid or expired refresh token")]
+    InvalidRefreshToken,
+    #[error("password hashing failed")]
+    Hashing,
+    #[error("token signing failed")]
+    Signing,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,13 @@
+//! The user pool: accounts, passwords, sign-in sessions, tokens and the keys that sign them.
+
+mod accounts;
+mod error;
+pub mod keys;
+mod passwords;
+pub mod tokens;
+
+pub use accounts::{Accounts, NewUser, SessionUser, TokenSet};
+pub use error::AuthError;
+pub use keys::KeyRing;
+pub use passwords::PasswordHasher;
+pub use tokens::{CLIENT_ID, Tokens};

@@ -1,0 +1,203 @@
+//! `cloudsigma.v1.AuthService` over the user pool.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::extract::ConnectInfo;
+use tonic::{Request, Response, Status, metadata::MetadataValue};
+
+use super::{client_address::ClientAddresses, errors::principal};
+use crate::{
+    auth::{Accounts, AuthError, TokenSet},
+    authn::{AuthMethod, Gate},
+    proto::{
+        cloudsigma::v1::{
+            AuthenticateRequest, AuthenticateResponse, GetJwksRequest, RateLimitState,
+            RefreshTokenRequest, RefreshTokenResponse, SignInRequest, SignInResponse,
+            SignOutRequest, SignOutResponse, SignUpRequest, SignUpResponse, auth_service_server,
+        },
+        google::api::HttpBody,
+    },
+    quota::KeyedLimiter,
+};
+
+pub struct AuthApi {
+    accounts: Arc<Accounts>,
+    gate: Arc<Gate>,
+    addresses: ClientAddresses,
+    per_address: Arc<KeyedLimiter<std::net::IpAddr>>,
+}
+
+impl AuthApi {
+    pub fn new(
+        accounts: Arc<Accounts>,
+        gate: Arc<Gate>,
+        addresses: ClientAddresses,
+        per_address: Arc<KeyedLimiter<std::net::IpAddr>>,
+    ) -> Self {
+        Self {
+            accounts,
+            gate,
+            addresses,
+            per_address,
+        }
+    }
+
+    /// Sign-up, sign-in and refresh are limited per client address, so one address cannot
+    /// spray passwords over many emails.
+    fn limit_address<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        let Some(address) = self.addresses.client_ip(peer, request.metadata()) else {
+            return Ok(());
+        };
+        self.per_address
+            .check(&address)
+            .map_err(|retry_after| AuthError::AddressLimited { retry_after }.into())
+    }
+}
+
+/// Responses that carry tokens must not be cached by anything between us and the client.
+fn no_store<T>(message: T) -> Response<T> {
+    let mut response = Response::new(message);
+    response
+        .metadata_mut()
+        .insert("cache-control", MetadataValue::from_static("no-store"));
+    response
+}
+
+fn i32_of(value: i64) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+impl From<TokenSet> for SignInResponse {
+    fn from(tokens: TokenSet) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            id_token: tokens.id_token,
+            refresh_token: tokens.refresh_token,
+            expires_in: i32_of(tokens.expires_in),
+            token_type: "Bearer".to_owned(),
+        }
+    }
+}
+
+impl From<TokenSet> for RefreshTokenResponse {
+    fn from(tokens: TokenSet) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            id_token: tokens.id_token,
+            refresh_token: tokens.refresh_token,
+            expires_in: i32_of(tokens.expires_in),
+            token_type: "Bearer".to_owned(),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl auth_service_server::AuthService for AuthApi {
+    async fn sign_up(
+        &self,
+        request: Request<SignUpRequest>,
+    ) -> Result<Response<SignUpResponse>, Status> {
+        self.limit_address(&request)?;
+        let SignUpRequest { email, password } = request.into_inner();
+        let user = self.accounts.sign_up(&email, password).await?;
+        Ok(Response::new(SignUpResponse {
+            user_id: user.user_id,
+            email: user.email,
+            tier: user.tier.as_str().to_owned(),
+        }))
+    }
+
+    async fn sign_in(
+        &self,
+        request: Request<SignInRequest>,
+    ) -> Result<Response<SignInResponse>, Status> {
+        self.limit_address(&request)?;
+        let SignInRequest { email, password } = request.into_inner();
+        let tokens = self.accounts.sign_in(&email, password).await?;
+        Ok(no_store(tokens.into()))
+    }
+
+    async fn refresh_token(
+        &self,
+        request: Request<RefreshTokenRequest>,
+    ) -> Result<Response<RefreshTokenResponse>, Status> {
+        self.limit_address(&request)?;
+        let tokens = self
+            .accounts
+            .refresh(&request.into_inner().refresh_token)
+            .await?;
+        Ok(no_store(tokens.into()))
+    }
+
+    async fn sign_out(
+        &self,
+        request: Request<SignOutRequest>,
+    ) -> Result<Response<SignOutResponse>, Status> {
+        let caller = principal(&request)?;
+        let AuthMethod::Jwt { session_id } = &caller.method else {
+            return Err(AuthError::InvalidToken.into());
+        };
+        let global = request.get_ref().global;
+        self.accounts
+            .sign_out(&caller.user_id, session_id, global)
+            .await?;
+        Ok(Response::new(SignOutResponse {
+            message: "Signed out".to_owned(),
+        }))
+    }
+
+    async fn get_jwks(
+        &self,
+        _request: Request<GetJwksRequest>,
+    ) -> Result<Response<HttpBody>, Status> {
+        let jwks = self.accounts.jwks().await?;
+        Ok(Response::new(HttpBody {
+            content_type: "application/json".to_owned(),
+            data: jwks.to_string().into_bytes(),
+            extensions: Vec::new(),
+        }))
+    }
+
+    async fn authenticate(
+        &self,
+        request: Request<AuthenticateRequest>,
+    ) -> Result<Response<AuthenticateResponse>, Status> {
+        let admission = self
+            .gate
+            .authenticate_token(&request.get_ref().token)
+            .await?;
+        let headers = admission.response_headers();
+        let Some(caller) = admission.principal else {
+            return Err(AuthError::InvalidToken.into());
+        };
+        let (method, key_prefix) = match &caller.method {
+            AuthMethod::Jwt { .. } => ("JWT", String::new()),
+            AuthMethod::ApiKey { prefix, .. } => ("API_KEY", prefix.as_str().to_owned()),
+        };
+        let mut response = Response::new(AuthenticateResponse {
+            user_id: caller.user_id,
+            email: caller.email,
+            tier: caller.tier.as_str().to_owned(),
+            team_id: caller.team_id.unwrap_or_default(),
+            method: method.to_owned(),
+            key_prefix,
+            rate_limit: admission.rate_limit.map(|state| RateLimitState {
+                limit: state.limit,
+                remaining: state.remaining,
+                reset: state.reset,
+            }),
+        });
+        for (name, value) in headers.iter() {
+            if let Ok(name) = tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes())
+                && let Ok(value) = MetadataValue::try_from(value.as_bytes())
+            {
+                response.metadata_mut().insert(name, value);
+            }
+        }
+        Ok(response)
+    }
+}

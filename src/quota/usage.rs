@@ -1,0 +1,90 @@
+//! Monthly rule usage against the tier's allowance.
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    domain::{
+        clock::{SharedClock, month_start},
+        tier::Tier,
+    },
+    store::{self, StoreError},
+};
+
+/// Rules per month on a tier; `None` is unlimited (shown as -1).
+pub fn monthly_allowance(tier: Tier) -> Option<i32> {
+    match tier {
+        Tier::Free => Some(20),
+        Tier::Pro | Tier::Team | Tier::Enterprise => None,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("rules must be at least 1")]
+    InvalidRules,
+    #[error("no such user")]
+    UnknownUser,
+    #[error("the monthly rule allowance of this tier is used up")]
+    TierLimitExceeded,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct UsageReport {
+    pub used: i32,
+    /// -1 when unlimited.
+    pub limit: i32,
+    pub tier: Tier,
+    pub period_start: DateTime<Utc>,
+}
+
+pub struct Usage {
+    db: DatabaseConnection,
+    clock: SharedClock,
+}
+
+impl Usage {
+    pub fn new(db: DatabaseConnection, clock: SharedClock) -> Self {
+        Self { db, clock }
+    }
+
+    pub async fn report(&self, user_id: &str, tier: Tier) -> Result<UsageReport, UsageError> {
+        let period_start = month_start(self.clock.now());
+        let used = store::usage::used(&self.db, user_id, period_start.timestamp()).await?;
+        Ok(UsageReport {
+            used,
+            limit: monthly_allowance(tier).unwrap_or(-1),
+            tier,
+            period_start,
+        })
+    }
+
+    /// Adds rules to the user's month, or records nothing past the allowance.
+    pub async fn record(&self, user_id: &str, rules: i32) -> Result<UsageReport, UsageError> {
+        if rules < 1 {
+            return Err(UsageError::InvalidRules);
+        }
+        let user = store::users::find_by_id(&self.db, user_id)
+            .await?
+            .ok_or(UsageError::UnknownUser)?;
+        let tier = user.tier.parse().unwrap_or(Tier::Free);
+        let allowance = monthly_allowance(tier);
+        let period_start = month_start(self.clock.now());
+        let used = store::usage::add(
+            &self.db,
+            user_id,
+            period_start.timestamp(),
+            rules,
+            allowance,
+        )
+        .await?
+        .ok_or(UsageError::TierLimitExceeded)?;
+        Ok(UsageReport {
+            used,
+            limit: allowance.unwrap_or(-1),
+            tier,
+            period_start,
+        })
+    }
+}

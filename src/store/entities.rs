@@ -1,1 +1,0 @@
-//! sea-orm entities, one module per table.

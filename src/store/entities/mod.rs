@@ -1,0 +1,7 @@
+//! sea-orm entities, one module per table (see migrations/ for the schema).
+
+pub mod refresh_tokens;
+pub mod sessions;
+pub mod sign_in_failures;
+pub mod signing_keys;
+pub mod users;

@@ -1,0 +1,25 @@
+//! Hand-written statements for the few updates that must be one atomic SQL statement (an ORM
+//! read-modify-write would race). Written with `?` placeholders and numbered for PostgreSQL.
+
+use sea_orm::{DbBackend, Statement, Value};
+
+pub fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let mut numbered = String::with_capacity(sql.len() + 8);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    numbered.push('$');
+                    numbered.push_str(&n.to_string());
+                } else {
+                    numbered.push(c);
+                }
+            }
+            numbered
+        }
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}

@@ -1,0 +1,209 @@
+//! Users and their sessions, refresh tokens and sign-in failure counters.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set, SqlErr, TransactionTrait, sea_query::Expr,
+};
+
+use super::{
+    StoreError,
+    entities::{refresh_tokens, sessions, sign_in_failures, users},
+};
+
+pub use users::Model as UserRow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn insert_user(db: &DatabaseConnection, user: UserRow) -> Result<(), InsertUserError> {
+    let row: users::ActiveModel = user.into();
+    match users::Entity::insert(row).exec(db).await {
+        Ok(_) => Ok(()),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(InsertUserError::EmailTaken)
+        }
+        Err(err) => Err(InsertUserError::Store(err.into())),
+    }
+}
+
+pub async fn find_by_email(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .one(db)
+        .await?)
+}
+
+pub async fn find_by_id(db: &DatabaseConnection, id: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Changes a user's tier and team; false when no user has that email.
+pub async fn set_tier(
+    db: &DatabaseConnection,
+    email: &str,
+    tier: &str,
+    team_id: Option<String>,
+) -> Result<bool, StoreError> {
+    let result = users::Entity::update_many()
+        .col_expr(users::Column::Tier, Expr::value(tier))
+        .col_expr(users::Column::TeamId, Expr::value(team_id))
+        .filter(users::Column::Email.eq(email))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// A new sign-in session with its first refresh token.
+pub async fn create_session(
+    db: &DatabaseConnection,
+    session: sessions::Model,
+    refresh_digest: String,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    let created_at = session.auth_time;
+    let session_id = session.id.clone();
+    sessions::ActiveModel::from(session).insert(&txn).await?;
+    insert_refresh_token(&txn, refresh_digest, session_id, created_at).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn insert_refresh_token(
+    db: &impl ConnectionTrait,
+    digest: String,
+    session_id: String,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    refresh_tokens::ActiveModel {
+        digest: Set(digest),
+        session_id: Set(session_id),
+        created_at: Set(created_at),
+        rotated_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The session and its user, when the session exists.
+pub async fn session_with_user(
+    db: &DatabaseConnection,
+    session_id: &str,
+) -> Result<Option<(sessions::Model, UserRow)>, StoreError> {
+    let found = sessions::Entity::find_by_id(session_id)
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(session, user)| user.map(|user| (session, user))))
+}
+
+pub async fn revoke_session(db: &DatabaseConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+        .filter(sessions::Column::Id.eq(id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_all_sessions(
+    db: &DatabaseConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A refresh token with its session and user.
+pub async fn find_refresh_token(
+    db: &DatabaseConnection,
+    digest: &str,
+) -> Result<Option<(refresh_tokens::Model, sessions::Model)>, StoreError> {
+    let found = refresh_tokens::Entity::find_by_id(digest)
+        .find_also_related(sessions::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(token, session)| session.map(|session| (token, session))))
+}
+
+/// Marks a refresh token used and stores its successor, in one transaction. Returns false when
+/// another request rotated it first (a concurrent refresh).
+pub async fn rotate_refresh_token(
+    db: &DatabaseConnection,
+    old_digest: &str,
+    new_digest: String,
+    session_id: String,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let txn = db.begin().await?;
+    let marked = refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::Digest.eq(old_digest))
+        .filter(refresh_tokens::Column::RotatedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    insert_refresh_token(&txn, new_digest, session_id, now).await?;
+    txn.commit().await?;
+    Ok(marked)
+}
+
+pub async fn sign_in_failures(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<Option<sign_in_failures::Model>, StoreError> {
+    Ok(sign_in_failures::Entity::find_by_id(email).one(db).await?)
+}
+
+/// Counts one more failure; `lock_for` maps the new count to the lock duration in seconds.
+pub async fn record_sign_in_failure(
+    db: &DatabaseConnection,
+    email: &str,
+    now: i64,
+    lock_for: impl Fn(i32) -> i64,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    let failures = sign_in_failures::Entity::find_by_id(email)
+        .one(&txn)
+        .await?
+        .map_or(0, |row| row.failures)
+        + 1;
+    let row = sign_in_failures::ActiveModel {
+        email: Set(email.to_owned()),
+        failures: Set(failures),
+        locked_until: Set(now + lock_for(failures)),
+    };
+    if failures == 1 {
+        row.insert(&txn).await?;
+    } else {
+        row.update(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn clear_sign_in_failures(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<(), StoreError> {
+    sign_in_failures::Entity::delete_by_id(email)
+        .exec(db)
+        .await?;
+    Ok(())
+}

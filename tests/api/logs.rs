@@ -1,0 +1,117 @@
+//! Nothing secret reaches the logs: the real binary runs at debug level, the test uses it with
+//! passwords, tokens and keys, then searches everything it logged for them.
+
+use std::{
+    io::Read,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn no_log_line_contains_a_password_token_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudsigma-auth"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/logs.db?mode=rwc", dir.path().display()),
+        )
+        .env("RUST_LOG", "debug")
+        .env("CLOUDSIGMA_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http.get(format!("{base}/v1/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let password = "secret-password-Ω-123";
+    let mut secrets = vec![password.to_owned()];
+    let post = |path: &str, bearer: Option<&str>, body: Value| {
+        let mut request = http.post(format!("{base}{path}")).json(&body);
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    post(
+        "/v1/auth/sign-up",
+        None,
+        json!({"email": "log@example.com", "password": password}),
+    )
+    .await
+    .unwrap();
+    post(
+        "/v1/auth/sign-in",
+        None,
+        json!({"email": "log@example.com", "password": "wrong-password-Ω"}),
+    )
+    .await
+    .unwrap();
+    secrets.push("wrong-password-Ω".to_owned());
+    let tokens: Value = post(
+        "/v1/auth/sign-in",
+        None,
+        json!({"email": "log@example.com", "password": password}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let access = tokens["data"]["accessToken"].as_str().unwrap().to_owned();
+    let refresh = tokens["data"]["refreshToken"].as_str().unwrap().to_owned();
+    secrets.extend([access.clone(), refresh.clone()]);
+    secrets.push(tokens["data"]["idToken"].as_str().unwrap().to_owned());
+    http.get(format!("{base}/v1/usage?access_token={access}"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    let rotated: Value = post("/v1/auth/refresh", None, json!({"refreshToken": refresh}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    secrets.push(rotated["data"]["refreshToken"].as_str().unwrap().to_owned());
+    post("/v1/auth/sign-out", Some(&access), json!({}))
+        .await
+        .unwrap();
+    post("/v1/auth/sign-in", Some(&access), json!({}))
+        .await
+        .unwrap();
+
+    child.kill().unwrap();
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(logs.contains("listening"), "the logs were captured: {logs}");
+    for secret in &secrets {
+        // Tokens are also checked by their signature part alone.
+        let tail = secret.rsplit('.').next().unwrap();
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
+        assert!(
+            tail.len() < 16 || !logs.contains(tail),
+            "a token signature is in the logs"
+        );
+    }
+}
