@@ -4,6 +4,7 @@
 //! `quota`) ← `store` (SQL) and the adapters `grpc` (tonic) and `rest` (transcoding over
 //! gRPC); `startup` wires them together.
 
+pub mod api_keys;
 pub mod auth;
 pub mod authn;
 pub mod cli;

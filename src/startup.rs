@@ -21,12 +21,15 @@ use tower_http::{
 };
 
 use crate::{
+    api_keys::ApiKeys,
     auth::{Accounts, AuthError, KeyRing, PasswordHasher, Tokens},
     authn::{AuthLayer, Gate},
     config::Config,
     descriptors,
+    domain::api_key::DailyLimitCeilings,
     domain::clock::{SharedClock, SystemClock},
     grpc::{
+        api_keys::ApiKeyApi,
         auth::AuthApi,
         client_address::ClientAddresses,
         health::{HealthApi, report_database_health},
@@ -35,11 +38,11 @@ use crate::{
     proto::{
         DESCRIPTOR_SET,
         cloudsigma::v1::{
-            auth_service_server::AuthServiceServer, health_service_server::HealthServiceServer,
-            usage_service_server::UsageServiceServer,
+            api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
+            health_service_server::HealthServiceServer, usage_service_server::UsageServiceServer,
         },
     },
-    quota::{KeyedLimiter, Usage},
+    quota::{DailyMeter, KeyedLimiter, Usage},
     rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
     store,
 };
@@ -104,12 +107,31 @@ impl Application {
             tokens,
         ));
 
-        let pool = descriptors::pool();
-        let gate = Arc::new(Gate::new(
-            descriptors::access_rules(&pool),
-            config.service_token.clone(),
-            accounts.clone(),
+        let keys = Arc::new(ApiKeys::new(
+            db.clone(),
+            clock.clone(),
+            DailyLimitCeilings {
+                pro: clamp_i32(config.pro_max_daily_limit),
+                team: clamp_i32(config.team_max_daily_limit),
+                enterprise: clamp_i32(config.enterprise_max_daily_limit),
+            },
         ));
+        let per_account = Arc::new(KeyedLimiter::new(
+            config.account_burst,
+            config.account_rate_per_second,
+            Duration::from_secs(1),
+            clock.clone(),
+        ));
+
+        let pool = descriptors::pool();
+        let gate = Arc::new(Gate {
+            rules: descriptors::access_rules(&pool),
+            service_token: config.service_token.clone(),
+            accounts: accounts.clone(),
+            keys: keys.clone(),
+            meter: Arc::new(DailyMeter::new(db.clone(), clock.clone())),
+            per_account: per_account.clone(),
+        });
         let per_address = Arc::new(KeyedLimiter::new(
             config.auth_burst_per_address,
             config.auth_rate_per_minute_per_address,
@@ -129,7 +151,7 @@ impl Application {
                 health_reporter,
                 service_names,
             )),
-            tokio::spawn(shrink_limiters(per_address.clone())),
+            tokio::spawn(shrink_limiters(per_address.clone(), per_account)),
         ];
 
         let reflection = || {
@@ -163,6 +185,10 @@ impl Application {
                 clock.clone(),
             ))))
             .max_decoding_message_size(MAX_BODY_BYTES),
+        )
+        .add_service(
+            ApiKeyServiceServer::new(ApiKeyApi::new(keys))
+                .max_decoding_message_size(MAX_BODY_BYTES),
         )
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -234,11 +260,19 @@ impl Application {
 }
 
 /// Forgets limiter state of idle keys once a minute, so memory follows active clients only.
-async fn shrink_limiters(per_address: Arc<KeyedLimiter<IpAddr>>) {
+async fn shrink_limiters(
+    per_address: Arc<KeyedLimiter<IpAddr>>,
+    per_account: Arc<KeyedLimiter<String>>,
+) {
     loop {
         tokio::time::sleep(Duration::from_secs(60)).await;
         per_address.shrink();
+        per_account.shrink();
     }
+}
+
+fn clamp_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_users_and_sessions;
 mod m20261126_000002_monthly_usage;
+mod m20261126_000003_api_keys;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_users_and_sessions::Migration),
             Box::new(m20261126_000002_monthly_usage::Migration),
+            Box::new(m20261126_000003_api_keys::Migration),
         ]
     }
 }

@@ -1,109 +1,81 @@
-//! Admission of one request: the access rule of its RPC, the credential it carries, and the
-//! counting that goes with it.
+//! Admission of one request: the access rule of its RPC, the credential it carries, the
+//! per-account rate and, for API keys, the daily count.
 
 use std::{collections::HashMap, sync::Arc};
 
 use http::{HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
-use tonic::Status;
 
 use super::{
-    AuthMethod, Principal,
-    bearer::{Bearer, BearerError, classify, parse_authorization},
+    AuthMethod, AuthnError, Principal,
+    bearer::{Bearer, classify, parse_authorization},
 };
 use crate::{
-    auth::{Accounts, AuthError},
-    domain::tier::Tier,
-    grpc::errors::{ErrorCode, error},
+    api_keys::ApiKeys,
+    auth::Accounts,
+    domain::{
+        api_key::{ApiKeySecret, KeyPrefix},
+        tier::Tier,
+    },
     proto::cloudsigma::v1::Access,
+    quota::{Budget, Counted, DailyError, DailyMeter, KeyedLimiter},
 };
 
 /// Metadata that internal callers authenticate with.
 pub const SERVICE_TOKEN_HEADER: &str = "x-cloudsigma-service-token";
 
 pub struct Gate {
-    rules: HashMap<String, Access>,
-    service_token: Option<SecretString>,
-    accounts: Arc<Accounts>,
-}
-
-/// The daily budget of an API key after counting a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitInfo {
-    pub limit: i32,
-    pub remaining: i32,
-    /// Unix seconds of the next 00:00 UTC.
-    pub reset: i64,
-    /// Seconds from now until `reset`.
-    pub reset_in: i64,
-}
-
-impl RateLimitInfo {
-    /// The CONTRACT §2 headers (also sent as gRPC metadata under the same names).
-    pub fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        let mut put = |name: &'static str, value: String| {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        };
-        put("x-ratelimit-limit", self.limit.to_string());
-        put("x-ratelimit-remaining", self.remaining.to_string());
-        put("x-ratelimit-reset", self.reset.to_string());
-        put(
-            "ratelimit-policy",
-            format!("\"daily\";q={};w=86400", self.limit),
-        );
-        put(
-            "ratelimit",
-            format!("\"daily\";r={};t={}", self.remaining, self.reset_in),
-        );
-        headers
-    }
+    pub rules: HashMap<String, Access>,
+    pub service_token: Option<SecretString>,
+    pub accounts: Arc<Accounts>,
+    pub keys: Arc<ApiKeys>,
+    pub meter: Arc<DailyMeter>,
+    pub per_account: Arc<KeyedLimiter<String>>,
 }
 
 /// A request let through, with what the services and the response need to know.
 #[derive(Debug, Default)]
 pub struct Admission {
     pub principal: Option<Principal>,
-    pub rate_limit: Option<RateLimitInfo>,
+    /// An API key's budget after this request.
+    pub budget: Option<Budget>,
+    /// The count to give back if the answer is an error.
+    pub counted: Option<Counted>,
+}
+
+/// The CONTRACT §2 rate-limit headers of an API key's budget (also sent as gRPC metadata
+/// under the same names).
+pub fn budget_headers(budget: &Budget) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-ratelimit-limit", budget.limit.to_string());
+    put("x-ratelimit-remaining", budget.remaining.to_string());
+    put("x-ratelimit-reset", budget.reset.to_string());
+    put(
+        "ratelimit-policy",
+        format!("\"daily\";q={};w=86400", budget.limit),
+    );
+    put(
+        "ratelimit",
+        format!("\"daily\";r={};t={}", budget.remaining, budget.reset_in),
+    );
+    headers
 }
 
 impl Admission {
-    fn of(principal: Principal) -> Self {
-        Self {
-            principal: Some(principal),
-            rate_limit: None,
-        }
-    }
-
-    /// Headers added to the response: the rate-limit state of an API key.
+    /// Headers added to the response.
     pub fn response_headers(&self) -> HeaderMap {
-        self.rate_limit
-            .map(|info| info.headers())
-            .unwrap_or_default()
+        self.budget.as_ref().map(budget_headers).unwrap_or_default()
     }
-}
-
-fn unauthorized(err: BearerError) -> Status {
-    error(ErrorCode::Unauthorized, err.to_string())
 }
 
 impl Gate {
-    pub fn new(
-        rules: HashMap<String, Access>,
-        service_token: Option<SecretString>,
-        accounts: Arc<Accounts>,
-    ) -> Self {
-        Self {
-            rules,
-            service_token,
-            accounts,
-        }
-    }
-
-    pub async fn admit(&self, path: &str, headers: &HeaderMap) -> Result<Admission, Status> {
+    pub async fn admit(&self, path: &str, headers: &HeaderMap) -> Result<Admission, AuthnError> {
         // Paths outside our package (reflection, health) are public; an unknown path of ours
         // falls through to tonic's UNIMPLEMENTED.
         let Some(access) = self.rules.get(path) else {
@@ -116,52 +88,111 @@ impl Gate {
                 Ok(Admission::default())
             }
             Access::Jwt | Access::JwtOrApiKey => {
-                let bearer = parse_authorization(headers).map_err(unauthorized)?;
+                let bearer = parse_authorization(headers)?;
                 self.authenticate(bearer, *access == Access::JwtOrApiKey)
                     .await
             }
-            Access::Unspecified => Err(error(ErrorCode::Forbidden, "this RPC is not available")),
+            Access::Unspecified => Err(AuthnError::Unavailable),
         }
     }
 
-    /// The internal `Authenticate` RPC: a bare token, judged as a request to an endpoint that
-    /// takes a JWT or an API key.
-    pub async fn authenticate_token(&self, token: &str) -> Result<Admission, Status> {
-        let bearer = classify(token).map_err(unauthorized)?;
+    /// The internal `Authenticate` RPC: a bare token, judged and counted exactly as a REST
+    /// request to an endpoint that takes a JWT or an API key.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Admission, AuthnError> {
+        let bearer = classify(token)?;
         self.authenticate(bearer, true).await
     }
 
-    async fn authenticate(&self, bearer: Bearer, keys_allowed: bool) -> Result<Admission, Status> {
+    /// Gives back the daily count of a request whose answer was an error.
+    pub async fn refund(&self, counted: Counted) {
+        if let Err(err) = self.meter.refund(counted).await {
+            tracing::warn!(error = %err, "could not give back a daily count");
+        }
+    }
+
+    async fn authenticate(
+        &self,
+        bearer: Bearer,
+        keys_allowed: bool,
+    ) -> Result<Admission, AuthnError> {
         match bearer {
             Bearer::Jwt(token) => {
                 let found = self.accounts.authenticate_jwt(&token.0).await?;
                 let user = found.user;
-                let tier = user.tier.parse().unwrap_or(Tier::Free);
-                Ok(Admission::of(Principal {
-                    user_id: user.id,
-                    email: user.email,
-                    tier,
-                    team_id: user.team_id,
-                    method: AuthMethod::Jwt {
-                        session_id: found.claims.origin_jti,
-                    },
-                }))
+                self.limit_account(&user.id)?;
+                Ok(Admission {
+                    principal: Some(Principal {
+                        tier: user.tier.parse().unwrap_or(Tier::Free),
+                        user_id: user.id,
+                        email: user.email,
+                        team_id: user.team_id,
+                        method: AuthMethod::Jwt {
+                            session_id: found.claims.origin_jti,
+                        },
+                    }),
+                    ..Admission::default()
+                })
             }
-            Bearer::ApiKey(_) if !keys_allowed => Err(error(
-                ErrorCode::Forbidden,
-                "API keys cannot be used here; sign in and use an access token",
-            )),
-            Bearer::ApiKey(_) => Err(AuthError::InvalidToken.into()),
+            Bearer::ApiKey(secret) => self.authenticate_key(&secret, keys_allowed).await,
         }
     }
 
-    fn check_service_token(&self, headers: &HeaderMap) -> Result<(), Status> {
-        let Some(expected) = &self.service_token else {
-            return Err(error(
-                ErrorCode::Forbidden,
-                "internal RPCs are disabled on this instance",
-            ));
-        };
+    async fn authenticate_key(
+        &self,
+        secret: &ApiKeySecret,
+        keys_allowed: bool,
+    ) -> Result<Admission, AuthnError> {
+        let (key, user) = self
+            .keys
+            .authenticate(secret)
+            .await?
+            .ok_or(AuthnError::InvalidCredential)?;
+        if !keys_allowed {
+            return Err(AuthnError::ApiKeyNotAllowed);
+        }
+        // The owner's tier now, not when the key was made.
+        let tier: Tier = user.tier.parse().unwrap_or(Tier::Free);
+        if !tier.allows_api_keys() {
+            return Err(AuthnError::TierWithoutKeys);
+        }
+        self.limit_account(&user.id)?;
+        let (budget, counted) = self
+            .meter
+            .count(key.id, key.daily_limit, key.last_used_at)
+            .await
+            .map_err(|err| match err {
+                DailyError::Exceeded { budget } => AuthnError::DailyLimitExceeded { budget },
+                DailyError::Store(err) => AuthnError::Store(err),
+            })?;
+        let prefix = KeyPrefix::parse(&key.prefix).map_err(|_| AuthnError::InvalidCredential)?;
+        Ok(Admission {
+            principal: Some(Principal {
+                user_id: user.id,
+                email: user.email,
+                tier,
+                team_id: user.team_id,
+                method: AuthMethod::ApiKey {
+                    key_id: key.id,
+                    prefix,
+                },
+            }),
+            budget: Some(budget),
+            counted: Some(counted),
+        })
+    }
+
+    /// One limiter per account, shared by its JWTs and all its keys.
+    fn limit_account(&self, user_id: &str) -> Result<(), AuthnError> {
+        self.per_account
+            .check(&user_id.to_owned())
+            .map_err(|retry_after| AuthnError::AccountRateExceeded { retry_after })
+    }
+
+    fn check_service_token(&self, headers: &HeaderMap) -> Result<(), AuthnError> {
+        let expected = self
+            .service_token
+            .as_ref()
+            .ok_or(AuthnError::InternalDisabled)?;
         let given = headers
             .get(SERVICE_TOKEN_HEADER)
             .map(HeaderValue::as_bytes)
@@ -169,10 +200,7 @@ impl Gate {
         if bool::from(given.ct_eq(expected.expose_secret().as_bytes())) {
             Ok(())
         } else {
-            Err(error(
-                ErrorCode::Forbidden,
-                "a valid service token is required",
-            ))
+            Err(AuthnError::BadServiceToken)
         }
     }
 }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use http::{Request, Response};
-use tonic::body::Body;
+use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use super::gate::Gate;
@@ -73,10 +73,19 @@ where
                         request.extensions_mut().insert(principal);
                     }
                     let mut response = inner.call(request).await?;
+                    // Services answer errors trailers-only, so the status is in the headers:
+                    // a request that ends in an error does not use up the key's day.
+                    let failed = response
+                        .headers()
+                        .get("grpc-status")
+                        .is_some_and(|code| code != "0");
+                    if failed && let Some(counted) = admission.counted {
+                        gate.refund(counted).await;
+                    }
                     response.headers_mut().extend(headers);
                     Ok(response)
                 }
-                Err(status) => Ok(status.into_http()),
+                Err(err) => Ok(Status::from(err).into_http()),
             }
         })
     }

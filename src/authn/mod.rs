@@ -2,11 +2,13 @@
 //! gRPC-web and REST (transcoded onto gRPC) pass through the same checks and counting.
 
 mod bearer;
+mod error;
 mod gate;
 mod layer;
 mod principal;
 
-pub use bearer::{Bearer, parse_authorization};
-pub use gate::{Admission, Gate, RateLimitInfo};
+pub use bearer::{Bearer, BearerError, parse_authorization};
+pub use error::AuthnError;
+pub use gate::{Admission, Gate, budget_headers};
 pub use layer::AuthLayer;
 pub use principal::{AuthMethod, Principal};

@@ -6,6 +6,8 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::tier::Tier;
+
 pub const KEY_TAG: &str = "csk_live_";
 const SECRET_HEX: usize = 32;
 const PREFIX_HEX: usize = 8;
@@ -50,9 +52,9 @@ impl ApiKeySecret {
         KeyPrefix(self.0[..KEY_TAG.len() + PREFIX_HEX].to_owned())
     }
 
-    /// SHA-256 of the whole key: what the database stores and looks keys up by.
-    pub fn digest(&self) -> Vec<u8> {
-        Sha256::digest(self.0.as_bytes()).to_vec()
+    /// Hex SHA-256 of the whole key: what the database stores and looks keys up by.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
     }
 
     pub fn expose(&self) -> &str {
@@ -109,7 +111,51 @@ impl KeyName {
     }
 }
 
-pub const DEFAULT_DAILY_LIMIT: u32 = 250;
+pub const DEFAULT_DAILY_LIMIT: i32 = 250;
+
+/// The highest daily limit a key may have on each paid tier (configurable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyLimitCeilings {
+    pub pro: i32,
+    pub team: i32,
+    pub enterprise: i32,
+}
+
+impl DailyLimitCeilings {
+    /// `None` on a tier without API keys.
+    pub fn ceiling(&self, tier: Tier) -> Option<i32> {
+        match tier {
+            Tier::Free => None,
+            Tier::Pro => Some(self.pro),
+            Tier::Team => Some(self.team),
+            Tier::Enterprise => Some(self.enterprise),
+        }
+    }
+}
+
+/// A key's daily limit: 1 to the tier's ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyLimit(i32);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("dailyLimit must be an integer from 1 to {max}")]
+pub struct InvalidDailyLimit {
+    pub max: i32,
+}
+
+impl DailyLimit {
+    pub fn parse(value: i32, ceiling: i32) -> Result<Self, InvalidDailyLimit> {
+        if (1..=ceiling).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(InvalidDailyLimit { max: ceiling })
+        }
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -171,6 +217,15 @@ mod tests {
         assert!(KeyName::parse(&"n".repeat(101)).is_err());
         assert!(KeyName::parse(&"n".repeat(100)).is_ok());
         assert!(KeyName::parse("tab\there").is_err());
+    }
+
+    #[test]
+    fn daily_limits_stay_within_the_ceiling() {
+        assert!(DailyLimit::parse(1, 10).is_ok());
+        assert!(DailyLimit::parse(10, 10).is_ok());
+        assert_eq!(DailyLimit::parse(0, 10), Err(InvalidDailyLimit { max: 10 }));
+        assert!(DailyLimit::parse(-5, 10).is_err());
+        assert!(DailyLimit::parse(11, 10).is_err());
     }
 
     #[test]

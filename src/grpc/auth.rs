@@ -185,10 +185,10 @@ impl auth_service_server::AuthService for AuthApi {
             team_id: caller.team_id.unwrap_or_default(),
             method: method.to_owned(),
             key_prefix,
-            rate_limit: admission.rate_limit.map(|state| RateLimitState {
-                limit: state.limit,
-                remaining: state.remaining,
-                reset: state.reset,
+            rate_limit: admission.budget.map(|budget| RateLimitState {
+                limit: budget.limit,
+                remaining: budget.remaining,
+                reset: budget.reset,
             }),
         });
         for (name, value) in headers.iter() {

@@ -7,7 +7,13 @@ use std::time::Duration;
 use tonic::{Code, Status, metadata::MetadataValue};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{auth::AuthError, authn::Principal, quota::UsageError, store::StoreError};
+use crate::{
+    api_keys::ApiKeyError,
+    auth::AuthError,
+    authn::{AuthnError, Principal, budget_headers},
+    quota::UsageError,
+    store::StoreError,
+};
 
 /// The `domain` of every `ErrorInfo`.
 pub const ERROR_DOMAIN: &str = "cloudsigma.a13e.com";
@@ -191,6 +197,55 @@ impl From<AuthError> for Status {
             }
             AuthError::Hashing | AuthError::Signing => internal(&err),
             AuthError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<AuthnError> for Status {
+    fn from(err: AuthnError) -> Self {
+        let message = err.to_string();
+        match err {
+            AuthnError::Bearer(_) | AuthnError::InvalidCredential => {
+                error(ErrorCode::Unauthorized, message)
+            }
+            AuthnError::ApiKeyNotAllowed
+            | AuthnError::TierWithoutKeys
+            | AuthnError::InternalDisabled
+            | AuthnError::BadServiceToken
+            | AuthnError::Unavailable => error(ErrorCode::Forbidden, message),
+            AuthnError::DailyLimitExceeded { budget } => {
+                let mut status =
+                    retry_later(ErrorCode::RateLimitExceeded, message, budget.retry_after());
+                for (name, value) in &budget_headers(&budget) {
+                    if let (Ok(name), Ok(value)) = (
+                        tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
+                        MetadataValue::try_from(value.as_bytes()),
+                    ) {
+                        status.metadata_mut().insert(name, value);
+                    }
+                }
+                status
+            }
+            AuthnError::AccountRateExceeded { retry_after } => {
+                retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
+            }
+            AuthnError::Auth(err) => err.into(),
+            AuthnError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<ApiKeyError> for Status {
+    fn from(err: ApiKeyError) -> Self {
+        let message = err.to_string();
+        match err {
+            ApiKeyError::TierWithoutKeys => error(ErrorCode::Forbidden, message),
+            ApiKeyError::InvalidName
+            | ApiKeyError::InvalidDailyLimit { .. }
+            | ApiKeyError::NothingToUpdate => error(ErrorCode::ValidationError, message),
+            ApiKeyError::NotFound => error(ErrorCode::NotFound, message),
+            ApiKeyError::PrefixesExhausted => internal(&err),
+            ApiKeyError::Store(err) => err.into(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::errors::principal;
+use super::{errors::principal, timestamp};
 use crate::{
     proto::cloudsigma::v1::{
         GetUsageRequest, GetUsageResponse, RecordUsageRequest, RecordUsageResponse,
@@ -35,10 +35,7 @@ impl usage_service_server::UsageService for UsageApi {
             used: report.used,
             limit: report.limit,
             tier: report.tier.as_str().to_owned(),
-            period_start: Some(prost_types::Timestamp {
-                seconds: report.period_start.timestamp(),
-                nanos: 0,
-            }),
+            period_start: Some(timestamp(report.period_start.timestamp())),
         }))
     }
 

@@ -161,8 +161,8 @@ fn request_message(
             wrapped.push(b'}');
             message_from_json(input, &wrapped)?
         }
-        BodyRule::None if body.iter().all(u8::is_ascii_whitespace) => DynamicMessage::new(input),
-        BodyRule::None => return Err("this request takes no body".to_owned()),
+        // Like other transcoders, a route without a body mapping ignores any body sent.
+        BodyRule::None => DynamicMessage::new(input),
     };
     if matches!(route.body, BodyRule::None) {
         // Query parameters fill scalar fields that exist; anything else in the query string

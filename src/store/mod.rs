@@ -1,5 +1,6 @@
 //! Storage: sea-orm entities and queries. The only module that knows SQL or sea-orm.
 
+pub mod api_keys;
 pub mod entities;
 mod error;
 pub mod signing_keys;

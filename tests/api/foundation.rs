@@ -265,11 +265,9 @@ async fn every_annotated_rpc_is_answered_by_rest() {
             .await
             .unwrap();
         let status = response.status().as_u16();
-        let routed_away = response.headers().contains_key("allow");
-        let body: serde_json::Value = response.json().await.unwrap();
         assert!(
-            status < 500 && !routed_away && body["error"]["message"] != "no such path",
-            "{} {} answered {status}: {body}",
+            status != 404 && status != 405 && status < 500,
+            "{} {} answered {status}",
             route.method,
             route.template
         );

@@ -194,3 +194,35 @@ pub fn reason(status: &tonic::Status) -> String {
     assert_eq!(info.domain, "cloudsigma.a13e.com");
     info.reason.clone()
 }
+
+/// Puts a user on a tier directly in the database (what `users set-tier` does).
+pub async fn set_tier(app: &TestApp, email: &str, tier: &str) {
+    let found = cloudsigma_auth::store::users::set_tier(app.db(), email, tier, None)
+        .await
+        .unwrap();
+    assert!(found, "{email} exists");
+}
+
+/// A signed-up user on `tier`; returns an access token.
+pub async fn user_on_tier(app: &TestApp, email: &str, tier: &str) -> String {
+    crate::auth::sign_up(app, email).await;
+    set_tier(app, email, tier).await;
+    crate::auth::access(&crate::auth::sign_in(app, email).await)
+}
+
+/// Creates a key and returns (key, prefix).
+pub async fn create_key(app: &TestApp, jwt: &str, body: serde_json::Value) -> (String, String) {
+    let (status, body) = envelope(app.post("/v1/api-keys", Some(jwt), &body).await).await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["data"]["key"].as_str().unwrap().to_owned(),
+        body["data"]["prefix"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The caller's keys as listed.
+pub async fn list_keys(app: &TestApp, jwt: &str) -> Vec<serde_json::Value> {
+    let (status, body) = envelope(app.get("/v1/api-keys", Some(jwt)).await).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["keys"].as_array().unwrap().clone()
+}

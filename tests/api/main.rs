@@ -2,6 +2,7 @@
 //! real clients (reqwest, tonic, tonic-web). Set `TEST_DATABASE_URL` to a PostgreSQL URL to run
 //! the same suite on PostgreSQL (each test gets a database of its own).
 
+mod api_keys;
 mod auth;
 mod foundation;
 mod helpers;

@@ -1,0 +1,177 @@
+//! Key management use cases. Keys are shown once, stored as digests, and addressed by prefix.
+
+use sea_orm::DatabaseConnection;
+use subtle::ConstantTimeEq;
+
+use crate::{
+    authn::Principal,
+    domain::{
+        api_key::{
+            ApiKeySecret, DEFAULT_DAILY_LIMIT, DailyLimit, DailyLimitCeilings, KeyName, KeyPrefix,
+        },
+        clock::{SharedClock, utc_day},
+    },
+    store::{
+        StoreError,
+        api_keys::{self as store, ApiKeyRow, InsertKeyError, KeyView, NewKey},
+        users::UserRow,
+    },
+};
+
+/// Attempts at drawing a key whose prefix was never issued before giving up (a collision of
+/// 32 random bits is rare; several in a row mean something else is wrong).
+const MAX_DRAWS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiKeyError {
+    #[error("API keys are available on the pro, team and enterprise tiers")]
+    TierWithoutKeys,
+    #[error("name must be 1 to 100 characters without control characters")]
+    InvalidName,
+    #[error("dailyLimit must be an integer from 1 to {max}")]
+    InvalidDailyLimit { max: i32 },
+    #[error("give a name or a dailyLimit to change")]
+    NothingToUpdate,
+    #[error("API key not found")]
+    NotFound,
+    #[error("could not draw an unused key prefix")]
+    PrefixesExhausted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct CreatedKey {
+    pub key: ApiKeySecret,
+    pub view: KeyView,
+}
+
+pub struct ApiKeys {
+    db: DatabaseConnection,
+    clock: SharedClock,
+    ceilings: DailyLimitCeilings,
+}
+
+impl ApiKeys {
+    pub fn new(db: DatabaseConnection, clock: SharedClock, ceilings: DailyLimitCeilings) -> Self {
+        Self {
+            db,
+            clock,
+            ceilings,
+        }
+    }
+
+    fn ceiling(&self, caller: &Principal) -> Result<i32, ApiKeyError> {
+        self.ceilings
+            .ceiling(caller.tier)
+            .ok_or(ApiKeyError::TierWithoutKeys)
+    }
+
+    fn limit(&self, caller: &Principal, value: i32) -> Result<DailyLimit, ApiKeyError> {
+        let max = self.ceiling(caller)?;
+        DailyLimit::parse(value, max).map_err(|e| ApiKeyError::InvalidDailyLimit { max: e.max })
+    }
+
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        name: &str,
+        daily_limit: Option<i32>,
+    ) -> Result<CreatedKey, ApiKeyError> {
+        self.ceiling(caller)?;
+        let name = KeyName::parse(name).map_err(|_| ApiKeyError::InvalidName)?;
+        let daily_limit = self.limit(caller, daily_limit.unwrap_or(DEFAULT_DAILY_LIMIT))?;
+        let now = self.clock.now().timestamp();
+        for _ in 0..MAX_DRAWS {
+            let key = ApiKeySecret::generate();
+            let prefix = key.prefix().as_str().to_owned();
+            let row = NewKey {
+                prefix: prefix.clone(),
+                digest: key.digest(),
+                user_id: caller.user_id.clone(),
+                name: name.as_str().to_owned(),
+                daily_limit: daily_limit.get(),
+                created_at: now,
+            };
+            match store::insert(&self.db, row).await {
+                Ok(()) => {
+                    let view = KeyView {
+                        prefix,
+                        name: name.as_str().to_owned(),
+                        daily_limit: daily_limit.get(),
+                        used_today: 0,
+                        created_at: now,
+                        last_used_at: None,
+                    };
+                    return Ok(CreatedKey { key, view });
+                }
+                // Prefixes are never reused: draw again.
+                Err(InsertKeyError::Taken) => continue,
+                Err(InsertKeyError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(ApiKeyError::PrefixesExhausted)
+    }
+
+    /// The live key with this secret and its owner; the digest is compared in constant time
+    /// after the indexed lookup.
+    pub async fn authenticate(
+        &self,
+        secret: &ApiKeySecret,
+    ) -> Result<Option<(ApiKeyRow, UserRow)>, ApiKeyError> {
+        let digest = secret.digest();
+        let found = store::find_by_digest(&self.db, &digest).await?;
+        Ok(found.filter(|(key, _)| {
+            key.revoked_at.is_none() && bool::from(key.digest.as_bytes().ct_eq(digest.as_bytes()))
+        }))
+    }
+
+    pub async fn list(&self, caller: &Principal) -> Result<Vec<KeyView>, ApiKeyError> {
+        let day = utc_day(self.clock.now());
+        Ok(store::list(&self.db, &caller.user_id, day).await?)
+    }
+
+    pub async fn update(
+        &self,
+        caller: &Principal,
+        prefix: &str,
+        name: Option<&str>,
+        daily_limit: Option<i32>,
+    ) -> Result<KeyView, ApiKeyError> {
+        let prefix = KeyPrefix::parse(prefix).map_err(|_| ApiKeyError::NotFound)?;
+        if name.is_none() && daily_limit.is_none() {
+            return Err(ApiKeyError::NothingToUpdate);
+        }
+        let name = name
+            .map(KeyName::parse)
+            .transpose()
+            .map_err(|_| ApiKeyError::InvalidName)?;
+        let daily_limit = daily_limit
+            .map(|value| self.limit(caller, value))
+            .transpose()?;
+        let updated = store::update(
+            &self.db,
+            &caller.user_id,
+            prefix.as_str(),
+            name.map(|n| n.as_str().to_owned()),
+            daily_limit.map(DailyLimit::get),
+        )
+        .await?;
+        if !updated {
+            return Err(ApiKeyError::NotFound);
+        }
+        let day = utc_day(self.clock.now());
+        store::find_owned(&self.db, &caller.user_id, prefix.as_str(), day)
+            .await?
+            .ok_or(ApiKeyError::NotFound)
+    }
+
+    pub async fn revoke(&self, caller: &Principal, prefix: &str) -> Result<(), ApiKeyError> {
+        let prefix = KeyPrefix::parse(prefix).map_err(|_| ApiKeyError::NotFound)?;
+        let now = self.clock.now().timestamp();
+        if store::revoke(&self.db, &caller.user_id, prefix.as_str(), now).await? {
+            Ok(())
+        } else {
+            Err(ApiKeyError::NotFound)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+use std::time::Duration;
+
+use super::bearer::BearerError;
+use crate::{api_keys::ApiKeyError, auth::AuthError, quota::Budget, store::StoreError};
+
+/// Why the authentication layer refuses a request. Mapped to statuses in `grpc::errors`.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthnError {
+    #[error(transparent)]
+    Bearer(#[from] BearerError),
+    #[error("invalid, revoked or expired credential")]
+    InvalidCredential,
+    #[error("API keys cannot be used here; sign in and use an access token")]
+    ApiKeyNotAllowed,
+    #[error("API keys work on the pro, team and enterprise tiers only")]
+    TierWithoutKeys,
+    #[error("the daily request limit of this API key is used up")]
+    DailyLimitExceeded { budget: Budget },
+    #[error("too many requests for this account; slow down")]
+    AccountRateExceeded { retry_after: Duration },
+    #[error("internal RPCs are disabled on this instance")]
+    InternalDisabled,
+    #[error("a valid service token is required")]
+    BadServiceToken,
+    #[error("this RPC is not available")]
+    Unavailable,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ApiKeyError> for AuthnError {
+    fn from(err: ApiKeyError) -> Self {
+        match err {
+            ApiKeyError::Store(err) => AuthnError::Store(err),
+            _ => AuthnError::InvalidCredential,
+        }
+    }
+}
