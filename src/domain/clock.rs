@@ -71,6 +71,14 @@ pub fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
     Utc.from_utc_datetime(&first)
 }
 
+/// 00:00 UTC on the first day of the month after the one containing `at`.
+pub fn next_month_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let start = month_start(at);
+    start
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +105,10 @@ mod tests {
         assert_eq!(
             month_start(at("2026-12-31T23:59:59Z")),
             at("2026-12-01T00:00:00Z")
+        );
+        assert_eq!(
+            next_month_start(at("2026-12-31T23:59:59Z")),
+            at("2027-01-01T00:00:00Z")
         );
     }
 

@@ -256,9 +256,8 @@ impl From<UsageError> for Status {
         match err {
             UsageError::InvalidRules => error(ErrorCode::ValidationError, message),
             UsageError::UnknownUser => error(ErrorCode::NotFound, message),
-            UsageError::TierLimitExceeded => {
-                let until_next_month = std::time::Duration::from_secs(86_400);
-                retry_later(ErrorCode::TierLimitExceeded, message, until_next_month)
+            UsageError::TierLimitExceeded { retry_after } => {
+                retry_later(ErrorCode::TierLimitExceeded, message, retry_after)
             }
             UsageError::Store(err) => err.into(),
         }

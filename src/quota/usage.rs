@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     domain::{
-        clock::{SharedClock, month_start},
+        clock::{SharedClock, month_start, next_month_start},
         tier::Tier,
     },
     store::{self, StoreError},
@@ -26,7 +26,7 @@ pub enum UsageError {
     #[error("no such user")]
     UnknownUser,
     #[error("the monthly rule allowance of this tier is used up")]
-    TierLimitExceeded,
+    TierLimitExceeded { retry_after: std::time::Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -70,7 +70,9 @@ impl Usage {
             .ok_or(UsageError::UnknownUser)?;
         let tier = user.tier.parse().unwrap_or(Tier::Free);
         let allowance = monthly_allowance(tier);
-        let period_start = month_start(self.clock.now());
+        let now = self.clock.now();
+        let period_start = month_start(now);
+        let retry_after = (next_month_start(now) - now).to_std().unwrap_or_default();
         let used = store::usage::add(
             &self.db,
             user_id,
@@ -79,7 +81,7 @@ impl Usage {
             allowance,
         )
         .await?
-        .ok_or(UsageError::TierLimitExceeded)?;
+        .ok_or(UsageError::TierLimitExceeded { retry_after })?;
         Ok(UsageReport {
             used,
             limit: allowance.unwrap_or(-1),

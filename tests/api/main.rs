@@ -7,3 +7,4 @@ mod auth;
 mod foundation;
 mod helpers;
 mod logs;
+mod metering;
