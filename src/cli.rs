@@ -48,7 +48,8 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
         }) => {
             let email = Email::parse(&email).map_err(|e| CliError::Admin(e.to_string()))?;
             let db = store::connect(config.database_url.as_deref()).await?;
-            let team_id = team_id.filter(|t| !t.trim().is_empty());
+            // Without --team-id the team stays; --team-id "" removes it.
+            let team_id = team_id.map(|t| Some(t.trim().to_owned()).filter(|t| !t.is_empty()));
             let found = store::users::set_tier(&db, email.as_str(), tier.as_str(), team_id)
                 .await
                 .map_err(|e| CliError::Admin(e.to_string()))?;

@@ -12,12 +12,13 @@ use std::{
 use axum::{Router, body::Body as AxumBody};
 use http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn, util::BoxCloneSyncService};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 
 use crate::{
@@ -57,6 +58,8 @@ pub enum StartupError {
     CorsOrigin,
     #[error("the API description is inconsistent: {0}")]
     Descriptors(String),
+    #[error("CLOUDSIGMA_SERVICE_TOKEN is set but empty; unset it to disable internal RPCs")]
+    EmptyServiceToken,
     #[error("cannot load the signing keys: {0}")]
     Keys(#[from] AuthError),
 }
@@ -84,6 +87,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, deps: Dependencies) -> Result<Self, StartupError> {
+        if config
+            .service_token
+            .as_ref()
+            .is_some_and(|token| token.expose_secret().trim().is_empty())
+        {
+            return Err(StartupError::EmptyServiceToken);
+        }
         let db = store::connect(config.database_url.as_deref()).await?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -215,7 +225,11 @@ impl Application {
         let router = Router::new().fallback_service(dispatch).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
-                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
                 .layer(cors(&config.cors_origins)?),
         );

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_users_and_sessions;
 mod m20261126_000002_monthly_usage;
 mod m20261126_000003_api_keys;
+mod m20261126_000004_usage_last_grant;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_users_and_sessions::Migration),
             Box::new(m20261126_000002_monthly_usage::Migration),
             Box::new(m20261126_000003_api_keys::Migration),
+            Box::new(m20261126_000004_usage_last_grant::Migration),
         ]
     }
 }

@@ -1,5 +1,8 @@
 //! Key management use cases. Keys are shown once, stored as digests, and addressed by prefix.
 
+use std::{collections::HashMap, sync::Mutex};
+
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use subtle::ConstantTimeEq;
 
@@ -45,10 +48,29 @@ pub struct CreatedKey {
     pub view: KeyView,
 }
 
+/// How long an instance may answer from its copy of a key and its owner. A revocation or
+/// change made through this instance clears the copy at once; other instances see it within
+/// this time (the contract allows one second).
+const KEY_CACHE_TTL_MS: i64 = 500;
+/// Entries kept before expired ones are swept.
+const KEY_CACHE_SWEEP_AT: usize = 10_000;
+/// `last_used_at` is written at most this often per key (the contract asks for a minute).
+const LAST_USED_RESOLUTION_SECS: i64 = 60;
+
+struct CachedKey {
+    loaded_at: DateTime<Utc>,
+    key: ApiKeyRow,
+    owner: UserRow,
+}
+
 pub struct ApiKeys {
     db: DatabaseConnection,
     clock: SharedClock,
     ceilings: DailyLimitCeilings,
+    /// Live keys by digest.
+    cache: Mutex<HashMap<String, CachedKey>>,
+    /// When this instance last wrote `last_used_at`, by key id.
+    last_written: Mutex<HashMap<i64, i64>>,
 }
 
 impl ApiKeys {
@@ -57,7 +79,19 @@ impl ApiKeys {
             db,
             clock,
             ceilings,
+            cache: Mutex::default(),
+            last_written: Mutex::default(),
         }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedKey>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets this instance's copy of a key after it changed.
+    fn forget(&self, prefix: &KeyPrefix) {
+        self.cache()
+            .retain(|_, cached| cached.key.prefix != prefix.as_str());
     }
 
     fn ceiling(&self, caller: &Principal) -> Result<i32, ApiKeyError> {
@@ -119,10 +153,58 @@ impl ApiKeys {
         secret: &ApiKeySecret,
     ) -> Result<Option<(ApiKeyRow, UserRow)>, ApiKeyError> {
         let digest = secret.digest();
-        let found = store::find_by_digest(&self.db, &digest).await?;
-        Ok(found.filter(|(key, _)| {
-            key.revoked_at.is_none() && bool::from(key.digest.as_bytes().ct_eq(digest.as_bytes()))
-        }))
+        let now = self.clock.now();
+        if let Some(cached) = self.cache().get(&digest)
+            && (now - cached.loaded_at).num_milliseconds() < KEY_CACHE_TTL_MS
+        {
+            return Ok(Some((cached.key.clone(), cached.owner.clone())));
+        }
+        let found = store::find_by_digest(&self.db, &digest)
+            .await?
+            .filter(|(key, _)| {
+                key.revoked_at.is_none()
+                    && bool::from(key.digest.as_bytes().ct_eq(digest.as_bytes()))
+            });
+        let mut cache = self.cache();
+        match &found {
+            Some((key, owner)) => {
+                if cache.len() >= KEY_CACHE_SWEEP_AT {
+                    cache.retain(|_, c| (now - c.loaded_at).num_milliseconds() < KEY_CACHE_TTL_MS);
+                }
+                cache.insert(
+                    digest,
+                    CachedKey {
+                        loaded_at: now,
+                        key: key.clone(),
+                        owner: owner.clone(),
+                    },
+                );
+            }
+            None => {
+                cache.remove(&digest);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Notes a successful use of `key` (at most once a minute per key). Best effort: the request
+    /// was already counted and succeeds even if this write fails.
+    pub async fn record_use(&self, key: &ApiKeyRow) {
+        let now = self.clock.now().timestamp();
+        {
+            let mut written = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
+            let last = written.get(&key.id).copied().or(key.last_used_at);
+            if last.is_some_and(|t| now - t < LAST_USED_RESOLUTION_SECS) {
+                return;
+            }
+            if written.len() >= KEY_CACHE_SWEEP_AT {
+                written.retain(|_, t| now - *t < LAST_USED_RESOLUTION_SECS);
+            }
+            written.insert(key.id, now);
+        }
+        if let Err(err) = store::touch(&self.db, key.id, now).await {
+            tracing::warn!(error = %err, "could not record the last use of an API key");
+        }
     }
 
     pub async fn list(&self, caller: &Principal) -> Result<Vec<KeyView>, ApiKeyError> {
@@ -156,6 +238,7 @@ impl ApiKeys {
             daily_limit.map(DailyLimit::get),
         )
         .await?;
+        self.forget(&prefix);
         if !updated {
             return Err(ApiKeyError::NotFound);
         }
@@ -168,7 +251,9 @@ impl ApiKeys {
     pub async fn revoke(&self, caller: &Principal, prefix: &str) -> Result<(), ApiKeyError> {
         let prefix = KeyPrefix::parse(prefix).map_err(|_| ApiKeyError::NotFound)?;
         let now = self.clock.now().timestamp();
-        if store::revoke(&self.db, &caller.user_id, prefix.as_str(), now).await? {
+        let revoked = store::revoke(&self.db, &caller.user_id, prefix.as_str(), now).await?;
+        self.forget(&prefix);
+        if revoked {
             Ok(())
         } else {
             Err(ApiKeyError::NotFound)

@@ -146,6 +146,7 @@ impl Accounts {
                 retry_after: Duration::from_secs(wait),
             });
         }
+        store::count_sign_in_attempt(&self.db, email.as_str(), now, lockout_secs).await?;
         let user = store::find_by_email(&self.db, email.as_str()).await?;
         let matched = match password {
             Some(password) => {
@@ -158,7 +159,7 @@ impl Accounts {
             }
         };
         let (Some(user), true) = (user, matched) else {
-            store::record_sign_in_failure(&self.db, email.as_str(), now, lockout_secs).await?;
+            // The attempt counted above stands as a failure.
             return Err(AuthError::BadCredentials);
         };
         store::clear_sign_in_failures(&self.db, email.as_str()).await?;

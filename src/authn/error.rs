@@ -10,14 +10,19 @@ pub enum AuthnError {
     Bearer(#[from] BearerError),
     #[error("invalid, revoked or expired credential")]
     InvalidCredential,
+    // Refusals of an identified API key carry its budget, for the rate-limit headers that
+    // every API-key response has.
     #[error("API keys cannot be used here; sign in and use an access token")]
-    ApiKeyNotAllowed,
+    ApiKeyNotAllowed { budget: Option<Budget> },
     #[error("API keys work on the pro, team and enterprise tiers only")]
-    TierWithoutKeys,
+    TierWithoutKeys { budget: Option<Budget> },
     #[error("the daily request limit of this API key is used up")]
     DailyLimitExceeded { budget: Budget },
     #[error("too many requests for this account; slow down")]
-    AccountRateExceeded { retry_after: Duration },
+    AccountRateExceeded {
+        retry_after: Duration,
+        budget: Option<Budget>,
+    },
     #[error("internal RPCs are disabled on this instance")]
     InternalDisabled,
     #[error("a valid service token is required")]

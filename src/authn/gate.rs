@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use http::{HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{
@@ -147,24 +148,40 @@ impl Gate {
             .authenticate(secret)
             .await?
             .ok_or(AuthnError::InvalidCredential)?;
-        if !keys_allowed {
-            return Err(AuthnError::ApiKeyNotAllowed);
-        }
+        let prefix = KeyPrefix::parse(&key.prefix).map_err(|_| AuthnError::InvalidCredential)?;
         // The owner's tier now, not when the key was made.
         let tier: Tier = user.tier.parse().unwrap_or(Tier::Free);
-        if !tier.allows_api_keys() {
-            return Err(AuthnError::TierWithoutKeys);
+        let refusal = if !keys_allowed {
+            Some(AuthnError::ApiKeyNotAllowed { budget: None })
+        } else if !tier.allows_api_keys() {
+            Some(AuthnError::TierWithoutKeys { budget: None })
+        } else {
+            self.limit_account(&user.id).err()
+        };
+        if let Some(refusal) = refusal {
+            // Refused, so not counted; the answer still shows the key's budget.
+            let budget = self.meter.peek(key.id, key.daily_limit).await.ok();
+            return Err(match refusal {
+                AuthnError::ApiKeyNotAllowed { .. } => AuthnError::ApiKeyNotAllowed { budget },
+                AuthnError::TierWithoutKeys { .. } => AuthnError::TierWithoutKeys { budget },
+                AuthnError::AccountRateExceeded { retry_after, .. } => {
+                    AuthnError::AccountRateExceeded {
+                        retry_after,
+                        budget,
+                    }
+                }
+                other => other,
+            });
         }
-        self.limit_account(&user.id)?;
         let (budget, counted) = self
             .meter
-            .count(key.id, key.daily_limit, key.last_used_at)
+            .count(key.id, key.daily_limit)
             .await
             .map_err(|err| match err {
                 DailyError::Exceeded { budget } => AuthnError::DailyLimitExceeded { budget },
                 DailyError::Store(err) => AuthnError::Store(err),
             })?;
-        let prefix = KeyPrefix::parse(&key.prefix).map_err(|_| AuthnError::InvalidCredential)?;
+        self.keys.record_use(&key).await;
         Ok(Admission {
             principal: Some(Principal {
                 user_id: user.id,
@@ -185,7 +202,10 @@ impl Gate {
     fn limit_account(&self, user_id: &str) -> Result<(), AuthnError> {
         self.per_account
             .check(&user_id.to_owned())
-            .map_err(|retry_after| AuthnError::AccountRateExceeded { retry_after })
+            .map_err(|retry_after| AuthnError::AccountRateExceeded {
+                retry_after,
+                budget: None,
+            })
     }
 
     fn check_service_token(&self, headers: &HeaderMap) -> Result<(), AuthnError> {
@@ -197,7 +217,10 @@ impl Gate {
             .get(SERVICE_TOKEN_HEADER)
             .map(HeaderValue::as_bytes)
             .unwrap_or_default();
-        if bool::from(given.ct_eq(expected.expose_secret().as_bytes())) {
+        // Digests of equal length, so the comparison says nothing about the token's length.
+        let given = Sha256::digest(given);
+        let expected = Sha256::digest(expected.expose_secret().as_bytes());
+        if bool::from(given.as_slice().ct_eq(expected.as_slice())) {
             Ok(())
         } else {
             Err(AuthnError::BadServiceToken)

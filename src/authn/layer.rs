@@ -15,6 +15,7 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use super::gate::Gate;
+use crate::grpc::errors::normalize;
 
 #[derive(Clone)]
 pub struct AuthLayer {
@@ -67,22 +68,29 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             match gate.admit(request.uri().path(), request.headers()).await {
-                Ok(admission) => {
-                    let headers = admission.response_headers();
-                    if let Some(principal) = admission.principal {
+                Ok(mut admission) => {
+                    if let Some(principal) = admission.principal.take() {
                         request.extensions_mut().insert(principal);
                     }
-                    let mut response = inner.call(request).await?;
-                    // Services answer errors trailers-only, so the status is in the headers:
-                    // a request that ends in an error does not use up the key's day.
-                    let failed = response
-                        .headers()
-                        .get("grpc-status")
-                        .is_some_and(|code| code != "0");
-                    if failed && let Some(counted) = admission.counted {
+                    let response = inner.call(request).await?;
+                    // Unary services answer errors trailers-only, so the status is in the
+                    // headers. An error gets the contract's ErrorInfo if it came from tonic
+                    // itself, and does not use up the key's day.
+                    let Some(status) = Status::from_header_map(response.headers())
+                        .filter(|status| status.code() != tonic::Code::Ok)
+                    else {
+                        let mut response = response;
+                        response.headers_mut().extend(admission.response_headers());
+                        return Ok(response);
+                    };
+                    if let Some(counted) = admission.counted {
                         gate.refund(counted).await;
+                        if let Some(budget) = admission.budget.as_mut() {
+                            budget.remaining = (budget.remaining + 1).min(budget.limit);
+                        }
                     }
-                    response.headers_mut().extend(headers);
+                    let mut response = normalize(status).into_http();
+                    response.headers_mut().extend(admission.response_headers());
                     Ok(response)
                 }
                 Err(err) => Ok(Status::from(err).into_http()),

@@ -107,9 +107,9 @@ impl ErrorCode {
                 .find(|code| code.as_str() == info.reason)
         });
         reason.unwrap_or(match status.code() {
-            Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
-                ErrorCode::ValidationError
-            }
+            Code::InvalidArgument | Code::FailedPrecondition => ErrorCode::ValidationError,
+            // tonic's answer to a message over the decoding limit.
+            Code::OutOfRange => ErrorCode::PayloadTooLarge,
             Code::Unauthenticated => ErrorCode::Unauthorized,
             Code::PermissionDenied => ErrorCode::Forbidden,
             Code::NotFound => ErrorCode::NotFound,
@@ -208,31 +208,55 @@ impl From<AuthnError> for Status {
             AuthnError::Bearer(_) | AuthnError::InvalidCredential => {
                 error(ErrorCode::Unauthorized, message)
             }
-            AuthnError::ApiKeyNotAllowed
-            | AuthnError::TierWithoutKeys
-            | AuthnError::InternalDisabled
+            AuthnError::ApiKeyNotAllowed { budget } | AuthnError::TierWithoutKeys { budget } => {
+                with_budget(error(ErrorCode::Forbidden, message), budget.as_ref())
+            }
+            AuthnError::InternalDisabled
             | AuthnError::BadServiceToken
             | AuthnError::Unavailable => error(ErrorCode::Forbidden, message),
-            AuthnError::DailyLimitExceeded { budget } => {
-                let mut status =
-                    retry_later(ErrorCode::RateLimitExceeded, message, budget.retry_after());
-                for (name, value) in &budget_headers(&budget) {
-                    if let (Ok(name), Ok(value)) = (
-                        tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
-                        MetadataValue::try_from(value.as_bytes()),
-                    ) {
-                        status.metadata_mut().insert(name, value);
-                    }
-                }
-                status
-            }
-            AuthnError::AccountRateExceeded { retry_after } => {
-                retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
-            }
+            AuthnError::DailyLimitExceeded { budget } => with_budget(
+                retry_later(ErrorCode::RateLimitExceeded, message, budget.retry_after()),
+                Some(&budget),
+            ),
+            AuthnError::AccountRateExceeded {
+                retry_after,
+                budget,
+            } => with_budget(
+                retry_later(ErrorCode::RateLimitExceeded, message, retry_after),
+                budget.as_ref(),
+            ),
             AuthnError::Auth(err) => err.into(),
             AuthnError::Store(err) => err.into(),
         }
     }
+}
+
+/// Adds an API key's rate-limit headers to a refusal.
+fn with_budget(mut status: Status, budget: Option<&crate::quota::Budget>) -> Status {
+    for (name, value) in budget.map(budget_headers).unwrap_or_default().iter() {
+        if let (Ok(name), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
+            MetadataValue::try_from(value.as_bytes()),
+        ) {
+            status.metadata_mut().insert(name, value);
+        }
+    }
+    status
+}
+
+/// A status raised outside this service's code (tonic's UNIMPLEMENTED, a message over the size
+/// limit) gets the same `ErrorInfo` as ours; statuses that have details are left alone.
+pub fn normalize(status: Status) -> Status {
+    if !status.details().is_empty() {
+        return status;
+    }
+    let code = ErrorCode::of(&status);
+    let message = match code {
+        ErrorCode::PayloadTooLarge => "request message is over 64 KiB".to_owned(),
+        ErrorCode::MethodNotAllowed if status.message().is_empty() => "no such method".to_owned(),
+        _ => status.message().to_owned(),
+    };
+    error(code, message)
 }
 
 impl From<ApiKeyError> for Status {

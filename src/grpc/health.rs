@@ -1,4 +1,4 @@
-//! Health: `cloudsigma.v1.HealthService/GetHealth` (REST `GET /v1/health`) and the standard
+//! Health: `cloudsigma.v1.HealthService/GetHealth` (also served over REST) and the standard
 //! `grpc.health.v1.Health`, both reporting whether the database answers.
 
 use std::time::Duration;

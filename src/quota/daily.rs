@@ -1,8 +1,19 @@
-//! The daily request budget of API keys: one atomic count per request, per UTC day.
+//! The daily request budget of API keys, per UTC day.
+//!
+//! Counting must be exact across instances, so it happens in the database, in one statement.
+//! To keep that off the critical path of every request, concurrent requests of one key are
+//! coalesced: while a counting statement for a key runs, later requests queue, and the next
+//! statement counts them all at once and reports how many fit. The statement never grants
+//! more than the limit allows, so batching changes the number of round trips, not the result.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use sea_orm::DatabaseConnection;
+use tokio::sync::oneshot;
 
 use crate::{
     domain::clock::{SharedClock, next_utc_midnight, utc_day},
@@ -20,6 +31,12 @@ pub struct Budget {
     pub reset_in: i64,
 }
 
+impl Budget {
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.reset_in).unwrap_or(1).max(1))
+    }
+}
+
 /// A request counted against `key_id` on `day`, so an error answer can give it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
@@ -35,64 +52,115 @@ pub enum DailyError {
     Store(#[from] StoreError),
 }
 
-impl Budget {
-    pub fn retry_after(&self) -> Duration {
-        Duration::from_secs(u64::try_from(self.reset_in).unwrap_or(1).max(1))
-    }
+/// The answer to one queued request: the key's count after it, or `None` when it did not fit.
+type Reply = oneshot::Sender<Result<Option<i32>, StoreError>>;
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Reply>,
+    limit: i32,
+    running: bool,
 }
+
+type Queues = Arc<Mutex<HashMap<(i64, i64), Queue>>>;
 
 pub struct DailyMeter {
     db: DatabaseConnection,
     clock: SharedClock,
+    queues: Queues,
 }
-
-/// `last_used_at` is refreshed at most this often per key (the contract asks for a minute).
-const LAST_USED_RESOLUTION_SECS: i64 = 60;
 
 impl DailyMeter {
     pub fn new(db: DatabaseConnection, clock: SharedClock) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            queues: Queues::default(),
+        }
+    }
+
+    fn budget(&self, limit: i32, count: i32) -> (Budget, i64) {
+        let now = self.clock.now();
+        let reset = next_utc_midnight(now);
+        let budget = Budget {
+            limit,
+            remaining: (limit - count).max(0),
+            reset,
+            reset_in: reset - now.timestamp(),
+        };
+        (budget, utc_day(now))
     }
 
     /// Counts one request, or refuses it (uncounted) when the day's limit is reached.
-    pub async fn count(
-        &self,
-        key_id: i64,
-        limit: i32,
-        last_used_at: Option<i64>,
-    ) -> Result<(Budget, Counted), DailyError> {
-        let now = self.clock.now();
-        let day = utc_day(now);
-        let reset = next_utc_midnight(now);
-        let reset_in = reset - now.timestamp();
-        let counted = store::count_request(&self.db, key_id, day, limit).await?;
-        let Some(count) = counted else {
-            return Err(DailyError::Exceeded {
-                budget: Budget {
-                    limit,
-                    remaining: 0,
-                    reset,
-                    reset_in,
-                },
-            });
+    pub async fn count(&self, key_id: i64, limit: i32) -> Result<(Budget, Counted), DailyError> {
+        let day = utc_day(self.clock.now());
+        let (reply, answer) = oneshot::channel();
+        let lead = {
+            let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            let queue = queues.entry((key_id, day)).or_default();
+            queue.waiting.push(reply);
+            // The newest limit wins: a PATCH during a burst applies to the next statement.
+            queue.limit = limit;
+            !std::mem::replace(&mut queue.running, true)
         };
-        let now_secs = now.timestamp();
-        if last_used_at.is_none_or(|t| now_secs - t >= LAST_USED_RESOLUTION_SECS) {
-            store::touch(&self.db, key_id, now_secs).await?;
+        if lead {
+            // A task of its own, so a client that goes away cannot strand the queue.
+            tokio::spawn(drain(self.db.clone(), self.queues.clone(), key_id, day));
         }
-        Ok((
-            Budget {
-                limit,
-                remaining: (limit - count).max(0),
-                reset,
-                reset_in,
-            },
-            Counted { key_id, day },
-        ))
+        let counted = answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Other(sea_orm::DbErr::Custom(
+                "counter stopped".into(),
+            )))
+        })?;
+        match counted {
+            Some(count) => Ok((self.budget(limit, count).0, Counted { key_id, day })),
+            None => Err(DailyError::Exceeded {
+                budget: self.budget(limit, limit).0,
+            }),
+        }
+    }
+
+    /// The key's budget without counting (for the headers of a refused request).
+    pub async fn peek(&self, key_id: i64, limit: i32) -> Result<Budget, StoreError> {
+        let day = utc_day(self.clock.now());
+        let count = store::count_of(&self.db, key_id, day).await?;
+        Ok(self.budget(limit, count).0)
     }
 
     /// Gives a counted request back (its answer was an error).
     pub async fn refund(&self, counted: Counted) -> Result<(), StoreError> {
         store::uncount_request(&self.db, counted.key_id, counted.day).await
+    }
+}
+
+/// Counts the queued requests of one key in batches until the queue is empty.
+async fn drain(db: DatabaseConnection, queues: Queues, key_id: i64, day: i64) {
+    loop {
+        let (batch, limit) = {
+            let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(queue) = queues.get_mut(&(key_id, day)) else {
+                return;
+            };
+            if queue.waiting.is_empty() {
+                queues.remove(&(key_id, day));
+                return;
+            }
+            (std::mem::take(&mut queue.waiting), queue.limit)
+        };
+        let requests = i32::try_from(batch.len()).unwrap_or(i32::MAX);
+        match store::count_requests(&db, key_id, day, requests, limit).await {
+            Ok((count, granted)) => {
+                let before = count - granted;
+                for (position, reply) in (0..).zip(batch) {
+                    let answer = (position < granted).then_some(before + position + 1);
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(err) => {
+                for reply in batch {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
     }
 }

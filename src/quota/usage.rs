@@ -19,9 +19,12 @@ pub fn monthly_allowance(tier: Tier) -> Option<i32> {
     }
 }
 
+/// Largest batch one RecordUsage call may add (keeps the monthly sum far from overflow).
+const MAX_RULES_PER_RECORD: i32 = 1_000_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
-    #[error("rules must be at least 1")]
+    #[error("rules must be from 1 to 1000000")]
     InvalidRules,
     #[error("no such user")]
     UnknownUser,
@@ -62,7 +65,7 @@ impl Usage {
 
     /// Adds rules to the user's month, or records nothing past the allowance.
     pub async fn record(&self, user_id: &str, rules: i32) -> Result<UsageReport, UsageError> {
-        if rules < 1 {
+        if !(1..=MAX_RULES_PER_RECORD).contains(&rules) {
             return Err(UsageError::InvalidRules);
         }
         let user = store::users::find_by_id(&self.db, user_id)

@@ -10,7 +10,7 @@ use crate::descriptors;
 #[derive(Debug, Clone)]
 pub struct Route {
     pub method: Method,
-    /// The path template as written in the proto, e.g. `/v1/api-keys/{prefix}`.
+    /// The path template as written in the proto (its `google.api.http` rule).
     pub template: String,
     segments: Vec<Segment>,
     pub rpc: MethodDescriptor,

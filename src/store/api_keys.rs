@@ -163,28 +163,70 @@ pub async fn revoke(
     Ok(result.rows_affected == 1)
 }
 
-/// Counts one request against the key's day if the count is below `limit`, as one statement:
-/// concurrent requests (on any instance) serialise on the row, so no more than `limit`
-/// succeed. Returns the new count, or `None` when the limit is reached (nothing counted).
-pub async fn count_request(
+/// Counts up to `requests` requests against the key's day in one statement, never past
+/// `limit`: concurrent statements (on any instance) serialise on the row, so no more than
+/// `limit` requests are ever granted. Returns the count after the statement and how many of
+/// the `requests` it granted (0 when the day is used up).
+///
+/// Both right-hand sides of the update read the row as it was before it (SQL semantics), so
+/// `last_grant` records exactly how much this statement added.
+pub async fn count_requests(
     db: &DatabaseConnection,
     key_id: i64,
     day: i64,
+    requests: i32,
     limit: i32,
-) -> Result<Option<i32>, StoreError> {
+) -> Result<(i32, i32), StoreError> {
+    let backend = db.get_database_backend();
+    let min = match backend {
+        sea_orm::DbBackend::Postgres => "LEAST",
+        _ => "MIN",
+    };
+    let sql = format!(
+        "INSERT INTO api_key_usage (key_id, day, count, last_grant) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (key_id, day) DO UPDATE SET \
+         count = {min}(api_key_usage.count + ?, ?), \
+         last_grant = {min}(?, ? - api_key_usage.count) \
+         WHERE api_key_usage.count < ? \
+         RETURNING count, last_grant"
+    );
+    let first = requests.min(limit);
+    let row = db
+        .query_one_raw(statement(
+            backend,
+            &sql,
+            vec![
+                key_id.into(),
+                day.into(),
+                first.into(),
+                first.into(),
+                requests.into(),
+                limit.into(),
+                requests.into(),
+                limit.into(),
+                limit.into(),
+            ],
+        ))
+        .await?;
+    match row {
+        Some(row) => Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)),
+        None => Ok((limit, 0)),
+    }
+}
+
+/// Today's count of a key (0 when it has not been used today).
+pub async fn count_of(db: &DatabaseConnection, key_id: i64, day: i64) -> Result<i32, StoreError> {
     let row = db
         .query_one_raw(statement(
             db.get_database_backend(),
-            "INSERT INTO api_key_usage (key_id, day, count) VALUES (?, ?, 1) \
-             ON CONFLICT (key_id, day) DO UPDATE SET count = api_key_usage.count + 1 \
-             WHERE api_key_usage.count < ? \
-             RETURNING count",
-            vec![key_id.into(), day.into(), limit.into()],
+            "SELECT count FROM api_key_usage WHERE key_id = ? AND day = ?",
+            vec![key_id.into(), day.into()],
         ))
         .await?;
-    row.map(|row| row.try_get_by_index::<i32>(0))
-        .transpose()
-        .map_err(Into::into)
+    Ok(match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    })
 }
 
 /// Gives back a counted request whose answer turned out to be an error.

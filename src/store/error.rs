@@ -4,7 +4,7 @@ use std::ops::Deref;
 
 use sea_orm::{DbErr, RuntimeErr, sqlx};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the database cannot be reached")]
     Unavailable(#[source] DbErr),

@@ -8,6 +8,7 @@ use sea_orm::{
 use super::{
     StoreError,
     entities::{refresh_tokens, sessions, sign_in_failures, users},
+    sql::statement,
 };
 
 pub use users::Model as UserRow;
@@ -45,19 +46,21 @@ pub async fn find_by_id(db: &DatabaseConnection, id: &str) -> Result<Option<User
     Ok(users::Entity::find_by_id(id).one(db).await?)
 }
 
-/// Changes a user's tier and team; false when no user has that email.
+/// Changes a user's tier, and the team when `team_id` is given (`Some(None)` clears it);
+/// false when no user has that email.
 pub async fn set_tier(
     db: &DatabaseConnection,
     email: &str,
     tier: &str,
-    team_id: Option<String>,
+    team_id: Option<Option<String>>,
 ) -> Result<bool, StoreError> {
-    let result = users::Entity::update_many()
+    let mut update = users::Entity::update_many()
         .col_expr(users::Column::Tier, Expr::value(tier))
-        .col_expr(users::Column::TeamId, Expr::value(team_id))
-        .filter(users::Column::Email.eq(email))
-        .exec(db)
-        .await?;
+        .filter(users::Column::Email.eq(email));
+    if let Some(team_id) = team_id {
+        update = update.col_expr(users::Column::TeamId, Expr::value(team_id));
+    }
+    let result = update.exec(db).await?;
     Ok(result.rows_affected == 1)
 }
 
@@ -171,31 +174,40 @@ pub async fn sign_in_failures(
     Ok(sign_in_failures::Entity::find_by_id(email).one(db).await?)
 }
 
-/// Counts one more failure; `lock_for` maps the new count to the lock duration in seconds.
-pub async fn record_sign_in_failure(
+/// Counts one more attempt for `email` in one statement and, from the count it returns, sets
+/// the lock (`lock_for` maps the count to seconds, 0 for none). Counting before the password is
+/// checked means parallel guesses cannot all slip in before the first failure is recorded; a
+/// success clears the count.
+pub async fn count_sign_in_attempt(
     db: &DatabaseConnection,
     email: &str,
     now: i64,
     lock_for: impl Fn(i32) -> i64,
-) -> Result<(), StoreError> {
-    let txn = db.begin().await?;
-    let failures = sign_in_failures::Entity::find_by_id(email)
-        .one(&txn)
-        .await?
-        .map_or(0, |row| row.failures)
-        + 1;
-    let row = sign_in_failures::ActiveModel {
-        email: Set(email.to_owned()),
-        failures: Set(failures),
-        locked_until: Set(now + lock_for(failures)),
+) -> Result<i32, StoreError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(statement(
+            backend,
+            "INSERT INTO sign_in_failures (email, failures, locked_until) VALUES (?, 1, 0) \
+             ON CONFLICT (email) DO UPDATE SET failures = sign_in_failures.failures + 1 \
+             RETURNING failures",
+            vec![email.into()],
+        ))
+        .await?;
+    let failures: i32 = match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 1,
     };
-    if failures == 1 {
-        row.insert(&txn).await?;
-    } else {
-        row.update(&txn).await?;
+    let lock = lock_for(failures);
+    if lock > 0 {
+        db.execute_raw(statement(
+            backend,
+            "UPDATE sign_in_failures SET locked_until = ? WHERE email = ?",
+            vec![(now + lock).into(), email.into()],
+        ))
+        .await?;
     }
-    txn.commit().await?;
-    Ok(())
+    Ok(failures)
 }
 
 pub async fn clear_sign_in_failures(

@@ -766,6 +766,80 @@ async fn set_tier_changes_the_claims_of_the_next_tokens() {
     let claims = claims_of(&access(&sign_in(&app, "mia@example.com").await));
     assert_eq!(claims["custom:tier"], "team");
     assert_eq!(claims["custom:teamId"], "team-42");
+    // Without --team-id the team stays; an empty one removes it.
+    cli(
+        &app,
+        &["users", "set-tier", "mia@example.com", "enterprise"],
+    )
+    .await;
+    let claims = claims_of(&access(&sign_in(&app, "mia@example.com").await));
+    assert_eq!(
+        (&claims["custom:tier"], &claims["custom:teamId"]),
+        (&json!("enterprise"), &json!("team-42"))
+    );
+    cli(
+        &app,
+        &[
+            "users",
+            "set-tier",
+            "mia@example.com",
+            "pro",
+            "--team-id",
+            "",
+        ],
+    )
+    .await;
+    let claims = claims_of(&access(&sign_in(&app, "mia@example.com").await));
+    assert_eq!(claims["custom:teamId"], "");
+}
+
+#[tokio::test]
+async fn two_tabs_refreshing_at_once_both_get_tokens() {
+    let app = spawn_app().await;
+    let tokens = signed_in(&app, "tabs@example.com").await;
+    let token = tokens["refreshToken"].as_str().unwrap();
+    let (first, second) = tokio::join!(refresh(&app, token), refresh(&app, token));
+    let (first, second) = (envelope(first).await, envelope(second).await);
+    assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+    for (_, body) in [first, second] {
+        assert_eq!(usage_status(&app, &access(&body["data"])).await, 200);
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_sign_in_budget() {
+    let app = spawn_app_with(|c| {
+        c.auth_burst_per_address = 2;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let from = |client: &'static str| {
+        app.http
+            .post(app.url("/v1/auth/sign-in"))
+            .header("x-forwarded-for", format!("203.0.113.99, {client}"))
+            .json(&json!({"email": "x@example.com", "password": "wrong password"}))
+            .send()
+    };
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 401);
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 401);
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 429);
+    // Another client behind the same proxy is not affected; the first entry (which the client
+    // itself could forge) is not what counts.
+    assert_eq!(from("198.51.100.2").await.unwrap().status(), 401);
+
+    // Without the proxy being trusted, X-Forwarded-For is ignored: all share 127.0.0.1.
+    let direct = spawn_app_with(|c| c.auth_burst_per_address = 2).await;
+    for (i, expected) in [401, 401, 429].into_iter().enumerate() {
+        let response = direct
+            .http
+            .post(direct.url("/v1/auth/sign-in"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&json!({"email": "x@example.com", "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected);
+    }
 }
 
 #[tokio::test]

@@ -431,3 +431,42 @@ async fn shutdown_stops_the_listener_cleanly() {
     app.stop().await;
     assert!(reqwest::get(url).await.is_err());
 }
+
+#[tokio::test]
+async fn an_oversized_grpc_message_is_resource_exhausted_payload_too_large() {
+    use cloudsigma_auth::proto::cloudsigma::v1::{
+        SignUpRequest, auth_service_client::AuthServiceClient,
+    };
+    let app = spawn_app().await;
+    let status = AuthServiceClient::new(app.channel().await)
+        .sign_up(SignUpRequest {
+            email: "big@example.com".into(),
+            password: "x".repeat(70 * 1024),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(crate::helpers::reason(&status), "PayloadTooLarge");
+}
+
+#[tokio::test]
+async fn an_empty_service_token_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}/x.db?mode=rwc", dir.path().display());
+    let (ok, stderr) = tokio::task::spawn_blocking(move || {
+        run_binary(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &sqlite,
+            ],
+            &[("CLOUDSIGMA_SERVICE_TOKEN", "")],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(stderr.contains("CLOUDSIGMA_SERVICE_TOKEN"), "{stderr}");
+}

@@ -7,6 +7,10 @@ use std::{
     time::Duration,
 };
 
+use cloudsigma_auth::proto::cloudsigma::v1::{
+    AuthenticateRequest, GetUsageRequest, auth_service_client::AuthServiceClient,
+    usage_service_client::UsageServiceClient,
+};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -25,6 +29,10 @@ async fn no_log_line_contains_a_password_token_or_key() {
             format!("sqlite://{}/logs.db?mode=rwc", dir.path().display()),
         )
         .env("RUST_LOG", "debug")
+        .env(
+            "CLOUDSIGMA_SERVICE_TOKEN",
+            "service-token-secret-0123456789",
+        )
         .env("CLOUDSIGMA_LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -39,7 +47,10 @@ async fn no_log_line_contains_a_password_token_or_key() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let password = "secret-password-Ω-123";
-    let mut secrets = vec![password.to_owned()];
+    let mut secrets = vec![
+        password.to_owned(),
+        "service-token-secret-0123456789".to_owned(),
+    ];
     let post = |path: &str, bearer: Option<&str>, body: Value| {
         let mut request = http.post(format!("{base}{path}")).json(&body);
         if let Some(bearer) = bearer {
@@ -88,6 +99,61 @@ async fn no_log_line_contains_a_password_token_or_key() {
         .await
         .unwrap();
     secrets.push(rotated["data"]["refreshToken"].as_str().unwrap().to_owned());
+
+    // An API key, used over REST, gRPC and the internal Authenticate RPC.
+    let set_tier = Command::new(env!("CARGO_BIN_EXE_cloudsigma-auth"))
+        .args(["users", "set-tier", "log@example.com", "pro"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/logs.db?mode=rwc", dir.path().display()),
+        )
+        .env("RUST_LOG", "off")
+        .status()
+        .unwrap();
+    assert!(set_tier.success());
+    let created: Value = post("/v1/api-keys", Some(&access), json!({"name": "logged"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["data"]["key"].as_str().unwrap().to_owned();
+    secrets.push(key.clone());
+    http.get(format!("{base}/v1/usage"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/v1/api-keys"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(base.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {key}");
+    let mut request = tonic::Request::new(GetUsageRequest {});
+    request
+        .metadata_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    UsageServiceClient::new(channel.clone())
+        .get_usage(request)
+        .await
+        .unwrap();
+    for token in [key.clone(), format!("{key}0")] {
+        let mut request = tonic::Request::new(AuthenticateRequest { token });
+        request.metadata_mut().insert(
+            "x-cloudsigma-service-token",
+            "service-token-secret-0123456789".parse().unwrap(),
+        );
+        let _ = AuthServiceClient::new(channel.clone())
+            .authenticate(request)
+            .await;
+    }
+
     post("/v1/auth/sign-out", Some(&access), json!({}))
         .await
         .unwrap();
@@ -105,6 +171,7 @@ async fn no_log_line_contains_a_password_token_or_key() {
         .unwrap();
     child.wait().unwrap();
     assert!(logs.contains("listening"), "the logs were captured: {logs}");
+    assert!(logs.contains("/v1/usage"), "requests were logged: {logs}");
     for secret in &secrets {
         // Tokens are also checked by their signature part alone.
         let tail = secret.rsplit('.').next().unwrap();

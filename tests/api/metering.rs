@@ -158,8 +158,10 @@ async fn refused_requests_are_not_counted() {
     // 403: a key on a JWT-only endpoint, and a key whose owner left the paid tiers.
     app.get("/v1/api-keys", Some(&key)).await;
     crate::helpers::set_tier(&app, "refused@example.com", "free").await;
+    app.clock.advance(Duration::from_secs(1));
     assert_eq!(usage(&app, &key).await.status(), 403);
     crate::helpers::set_tier(&app, "refused@example.com", "pro").await;
+    app.clock.advance(Duration::from_secs(1));
     assert_eq!(used_today(&app, &jwt).await, 0);
     // 429s do not count either.
     assert_eq!(usage(&app, &key).await.status(), 200);
@@ -370,15 +372,32 @@ async fn authenticate_counts_an_api_key_like_a_rest_request() {
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
     assert_eq!(used_today(&app, &jwt).await, 0);
 
+    // The key acts with its owner's current team.
+    cloudsigma_auth::store::users::set_tier(
+        app.db(),
+        "svc@example.com",
+        "enterprise",
+        Some(Some("team-7".to_owned())),
+    )
+    .await
+    .unwrap();
+    app.clock.advance(Duration::from_secs(1));
     let response = client
         .authenticate(internal(AuthenticateRequest { token: key.clone() }))
         .await
         .unwrap();
+    let metadata = response.metadata();
+    assert_eq!(metadata.get("x-ratelimit-remaining").unwrap(), "1");
     assert_eq!(
-        response.metadata().get("x-ratelimit-remaining").unwrap(),
-        "1"
+        metadata.get("ratelimit-policy").unwrap(),
+        "\"daily\";q=2;w=86400"
+    );
+    assert_eq!(
+        metadata.get("ratelimit").unwrap(),
+        format!("\"daily\";r=1;t={}", 14 * 3600 - 1).as_str()
     );
     let principal = response.into_inner();
+    assert_eq!(principal.team_id, "team-7");
     assert_eq!(principal.method, "API_KEY");
     assert_eq!(principal.key_prefix, prefix);
     assert_eq!(principal.tier, "enterprise");
@@ -397,7 +416,7 @@ async fn authenticate_counts_an_api_key_like_a_rest_request() {
     assert_eq!(status.code(), tonic::Code::ResourceExhausted);
     assert_eq!(reason(&status), "RateLimitExceeded");
     let retry = status.get_error_details().retry_info().cloned().unwrap();
-    assert_eq!(retry.retry_delay, Some(Duration::from_secs(14 * 3600)));
+    assert_eq!(retry.retry_delay, Some(Duration::from_secs(14 * 3600 - 1)));
     assert_eq!(status.metadata().get("x-ratelimit-remaining").unwrap(), "0");
     assert_eq!(used_today(&app, &jwt).await, 2);
 
