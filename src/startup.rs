@@ -109,7 +109,11 @@ impl Application {
             Arc::new(keys),
             clock.clone(),
         ));
-        let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Hashing takes every core but one: a burst of sign-ins queues instead of starving the
+        // runtime threads that answer everything else.
+        let hashing_threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get().saturating_sub(1))
+            .max(1);
         let accounts = Arc::new(Accounts::new(
             db.clone(),
             clock.clone(),

@@ -1,7 +1,7 @@
 //! Sign-up, sign-in with lockout, refresh with rotation and reuse detection, sign-out, and the
 //! session check behind every bearer JWT.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::DatabaseConnection;
@@ -55,6 +55,46 @@ pub struct Accounts {
     clock: SharedClock,
     hasher: Arc<PasswordHasher>,
     tokens: Arc<Tokens>,
+    email_turns: Turns,
+}
+
+/// One async lock per key, created on demand and dropped when nobody waits for it.
+#[derive(Default)]
+struct Turns {
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct Turn<'a> {
+    turns: &'a Turns,
+    key: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Turns {
+    async fn turn(&self, key: &str) -> Turn<'_> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(key.to_owned()).or_default().clone()
+        };
+        Turn {
+            turns: self,
+            key: key.to_owned(),
+            guard: Some(lock.lock_owned().await),
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut locks = self.turns.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if locks
+            .get(&self.key)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            locks.remove(&self.key);
+        }
+    }
 }
 
 fn new_refresh_token() -> (String, String) {
@@ -93,6 +133,7 @@ impl Accounts {
             clock,
             hasher,
             tokens,
+            email_turns: Turns::default(),
         }
     }
 
@@ -137,6 +178,9 @@ impl Accounts {
         // A password of impossible length cannot match; it still goes through the same path
         // (and the same hashing time) as a wrong one.
         let password = Password::parse(password).ok();
+        // Attempts for one email take turns on this instance, so parallel guesses meet the
+        // lock as soon as the fifth failure is recorded instead of all racing past the check.
+        let _turn = self.email_turns.turn(email.as_str()).await;
         let now = self.now();
         if let Some(failures) = store::sign_in_failures(&self.db, email.as_str()).await?
             && failures.locked_until > now
@@ -146,7 +190,6 @@ impl Accounts {
                 retry_after: Duration::from_secs(wait),
             });
         }
-        store::count_sign_in_attempt(&self.db, email.as_str(), now, lockout_secs).await?;
         let user = store::find_by_email(&self.db, email.as_str()).await?;
         let matched = match password {
             Some(password) => {
@@ -159,7 +202,7 @@ impl Accounts {
             }
         };
         let (Some(user), true) = (user, matched) else {
-            // The attempt counted above stands as a failure.
+            store::record_sign_in_failure(&self.db, email.as_str(), now, lockout_secs).await?;
             return Err(AuthError::BadCredentials);
         };
         store::clear_sign_in_failures(&self.db, email.as_str()).await?;

@@ -37,7 +37,8 @@ fn hash_blocking(password: &str) -> Result<String, AuthError> {
 }
 
 impl PasswordHasher {
-    /// `concurrency` hashes run at once; the rest wait for a permit.
+    /// `concurrency` hashes run at once; the rest wait for a permit. Leave at least one core
+    /// to the runtime so other requests keep their latency while sign-ins queue.
     pub fn new(concurrency: usize) -> Self {
         let dummy_hash = hash_blocking("a password nobody has; for timing only")
             .expect("hashing a constant succeeds");

@@ -174,11 +174,10 @@ pub async fn sign_in_failures(
     Ok(sign_in_failures::Entity::find_by_id(email).one(db).await?)
 }
 
-/// Counts one more attempt for `email` in one statement and, from the count it returns, sets
-/// the lock (`lock_for` maps the count to seconds, 0 for none). Counting before the password is
-/// checked means parallel guesses cannot all slip in before the first failure is recorded; a
-/// success clears the count.
-pub async fn count_sign_in_attempt(
+/// Counts one more failure for `email` in one statement (concurrent failures on any instance
+/// all count) and, from the count it returns, sets the lock (`lock_for` maps the count to
+/// seconds, 0 for none).
+pub async fn record_sign_in_failure(
     db: &DatabaseConnection,
     email: &str,
     now: i64,

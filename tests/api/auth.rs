@@ -948,3 +948,25 @@ async fn grpc_sign_in_returns_tokens_and_no_store_metadata() {
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
     assert_eq!(reason(&status), "Unauthorized");
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_outrun_the_lockout_and_parallel_sign_ins_all_work() {
+    let app = spawn_app_with(|c| c.auth_burst_per_address = 1000).await;
+    sign_up(&app, "para@example.com").await;
+    let guesses = (0..10).map(|_| sign_in_with(&app, "para@example.com", "wrong password"));
+    let statuses: Vec<u16> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((wrong, locked), (5, 5), "{statuses:?}");
+
+    app.clock.advance(Duration::from_secs(1));
+    sign_up(&app, "ci-bot@example.com").await;
+    let sign_ins = (0..8).map(|_| sign_in_with(&app, "ci-bot@example.com", PASSWORD));
+    for response in futures_util::future::join_all(sign_ins).await {
+        assert_eq!(response.status(), 200);
+    }
+}
