@@ -28,7 +28,10 @@ for s in cloudsigma.v1.AuthService cloudsigma.v1.ApiKeyService cloudsigma.v1.Usa
 done
 
 echo "grpcurl grpc.health.v1.Health/Check"
-grpcurl -plaintext "$addr" grpc.health.v1.Health/Check | tee /dev/stderr | grep -q '"SERVING"'
+# (tee /dev/stderr would truncate a log file that stderr points at; echo instead)
+health=$(grpcurl -plaintext "$addr" grpc.health.v1.Health/Check)
+echo "$health"
+grep -q '"SERVING"' <<<"$health"
 
 if [ -f .ci/clients.py ]; then
   echo "python clients"
@@ -66,8 +69,9 @@ assert usage["success"] is True and usage["data"]["tier"] == "pro", usage
 PY
 
 echo "grpcurl ListApiKeys with a JWT in metadata"
-grpcurl -plaintext -H "authorization: Bearer $jwt" "$addr" cloudsigma.v1.ApiKeyService/ListApiKeys \
-  | tee /dev/stderr | grep -q "\"usedToday\": 1"
+listed=$(grpcurl -plaintext -H "authorization: Bearer $jwt" "$addr" cloudsigma.v1.ApiKeyService/ListApiKeys)
+echo "$listed"
+grep -q '"usedToday": 1' <<<"$listed"
 
 echo "curl revoke, then the key is refused"
 curl -fsS -X DELETE "http://$addr/v1/api-keys/$prefix" -H "Authorization: Bearer $jwt" \

@@ -370,7 +370,8 @@ async fn sign_in_isolation(server: &Server, options: &Options) {
     );
 }
 
-async fn postgres_url() -> Option<String> {
+/// A fresh database on the PostgreSQL server, as (its URL, the admin URL, its name).
+async fn postgres_url() -> Option<(String, String, String)> {
     let admin = std::env::var("BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let db = Database::connect(&admin).await.ok()?;
@@ -382,7 +383,7 @@ async fn postgres_url() -> Option<String> {
         .await
         .ok()?;
     let base = admin.rsplit_once('/')?.0;
-    Some(format!("{base}/{name}"))
+    Some((format!("{base}/{name}"), admin.clone(), name))
 }
 
 #[tokio::main]
@@ -414,9 +415,16 @@ async fn main() {
         sign_in_isolation(&server, &options).await;
     }
     match postgres_url().await {
-        Some(url) => {
-            let server = start(&url).await;
-            throughput("PostgreSQL", &server, &options).await;
+        Some((url, admin, name)) => {
+            {
+                let server = start(&url).await;
+                throughput("PostgreSQL", &server, &options).await;
+            }
+            if let Ok(db) = Database::connect(&admin).await {
+                let _ = db
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
         }
         None => println!("\nPostgreSQL: no server answered; skipped"),
     }

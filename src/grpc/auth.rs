@@ -191,13 +191,7 @@ impl auth_service_server::AuthService for AuthApi {
                 reset: budget.reset,
             }),
         });
-        for (name, value) in headers.iter() {
-            if let Ok(name) = tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes())
-                && let Ok(value) = MetadataValue::try_from(value.as_bytes())
-            {
-                response.metadata_mut().insert(name, value);
-            }
-        }
+        super::insert_headers(response.metadata_mut(), &headers);
         Ok(response)
     }
 }

@@ -233,13 +233,8 @@ impl From<AuthnError> for Status {
 
 /// Adds an API key's rate-limit headers to a refusal.
 fn with_budget(mut status: Status, budget: Option<&crate::quota::Budget>) -> Status {
-    for (name, value) in budget.map(budget_headers).unwrap_or_default().iter() {
-        if let (Ok(name), Ok(value)) = (
-            tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
-            MetadataValue::try_from(value.as_bytes()),
-        ) {
-            status.metadata_mut().insert(name, value);
-        }
+    if let Some(budget) = budget {
+        super::insert_headers(status.metadata_mut(), &budget_headers(budget));
     }
     status
 }

@@ -15,3 +15,15 @@ pub fn timestamp(unix_seconds: i64) -> prost_types::Timestamp {
         nanos: 0,
     }
 }
+
+/// Copies HTTP headers (the rate-limit headers of an API key) into gRPC metadata.
+pub fn insert_headers(metadata: &mut tonic::metadata::MetadataMap, headers: &http::HeaderMap) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_bytes()),
+        ) {
+            metadata.insert(name, value);
+        }
+    }
+}

@@ -8,7 +8,7 @@ use sea_orm::{
 use super::{
     StoreError,
     entities::{api_keys, users},
-    sql::statement,
+    sql::{integer_or_zero, statement},
     users::UserRow,
 };
 
@@ -216,17 +216,12 @@ pub async fn count_requests(
 
 /// Today's count of a key (0 when it has not been used today).
 pub async fn count_of(db: &DatabaseConnection, key_id: i64, day: i64) -> Result<i32, StoreError> {
-    let row = db
-        .query_one_raw(statement(
-            db.get_database_backend(),
-            "SELECT count FROM api_key_usage WHERE key_id = ? AND day = ?",
-            vec![key_id.into(), day.into()],
-        ))
-        .await?;
-    Ok(match row {
-        Some(row) => row.try_get_by_index(0)?,
-        None => 0,
-    })
+    integer_or_zero(
+        db,
+        "SELECT count FROM api_key_usage WHERE key_id = ? AND day = ?",
+        vec![key_id.into(), day.into()],
+    )
+    .await
 }
 
 /// Gives back a counted request whose answer turned out to be an error.

@@ -2,7 +2,10 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use super::{StoreError, sql::statement};
+use super::{
+    StoreError,
+    sql::{integer_or_zero, statement},
+};
 
 /// Rules recorded for `user_id` in the period starting at `period_start`.
 pub async fn used(
@@ -10,17 +13,12 @@ pub async fn used(
     user_id: &str,
     period_start: i64,
 ) -> Result<i32, StoreError> {
-    let row = db
-        .query_one_raw(statement(
-            db.get_database_backend(),
-            "SELECT used FROM monthly_usage WHERE user_id = ? AND period_start = ?",
-            vec![user_id.into(), period_start.into()],
-        ))
-        .await?;
-    Ok(match row {
-        Some(row) => row.try_get_by_index::<i32>(0)?,
-        None => 0,
-    })
+    integer_or_zero(
+        db,
+        "SELECT used FROM monthly_usage WHERE user_id = ? AND period_start = ?",
+        vec![user_id.into(), period_start.into()],
+    )
+    .await
 }
 
 /// Adds `rules` to the period in one statement, only if the total stays within `limit`

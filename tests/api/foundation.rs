@@ -470,3 +470,23 @@ async fn an_empty_service_token_stops_start_up() {
     assert!(!ok);
     assert!(stderr.contains("CLOUDSIGMA_SERVICE_TOKEN"), "{stderr}");
 }
+
+#[test]
+fn rest_paths_are_written_in_the_protos_only() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if std::fs::read_to_string(&path).unwrap().contains("/v1/") {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    assert!(found.is_empty(), "REST paths outside the protos: {found:?}");
+}
