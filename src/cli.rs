@@ -2,7 +2,7 @@
 
 use crate::{
     auth::KeyRing,
-    config::{Command, Config, SigningKeysCommand, UsersCommand},
+    config::{Command, Config, MonthlyRules, SigningKeysCommand, UsersCommand},
     domain::email::Email,
     startup::{Application, Dependencies, StartupError},
     store,
@@ -45,6 +45,7 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
             email,
             tier,
             team_id,
+            monthly_rules,
         }) => {
             let email = Email::parse(&email).map_err(|e| CliError::Admin(e.to_string()))?;
             let db = store::connect(config.database_url.as_deref()).await?;
@@ -55,6 +56,15 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
                 .map_err(|e| CliError::Admin(e.to_string()))?;
             if !found {
                 return Err(CliError::Admin(format!("no user with email {email}")));
+            }
+            if let Some(rules) = monthly_rules {
+                let allowance = match rules {
+                    MonthlyRules::Unlimited => None,
+                    MonthlyRules::Limit(n) => Some(n),
+                };
+                store::users::set_monthly_rule_allowance(&db, email.as_str(), allowance)
+                    .await
+                    .map_err(|e| CliError::Admin(e.to_string()))?;
             }
             println!("{email} is now on the {tier} tier");
             Ok(())

@@ -46,10 +46,30 @@ pub enum UsersCommand {
         email: String,
         /// free, pro, team or enterprise.
         tier: Tier,
-        /// The user's team id.
+        /// The user's team id (an empty value removes it; without the flag the team stays).
         #[arg(long)]
         team_id: Option<String>,
+        /// Monthly rule allowance on the enterprise tier; "unlimited" (the default) or a number.
+        #[arg(long, value_parser = parse_allowance)]
+        monthly_rules: Option<MonthlyRules>,
     },
+}
+
+/// An enterprise monthly rule allowance given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonthlyRules {
+    Unlimited,
+    Limit(i32),
+}
+
+fn parse_allowance(raw: &str) -> Result<MonthlyRules, String> {
+    if raw == "unlimited" {
+        return Ok(MonthlyRules::Unlimited);
+    }
+    match raw.parse::<i32>() {
+        Ok(n) if n >= 0 => Ok(MonthlyRules::Limit(n)),
+        _ => Err("expected a non-negative number or \"unlimited\"".to_owned()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

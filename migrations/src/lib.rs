@@ -8,6 +8,7 @@ mod m20261126_000001_users_and_sessions;
 mod m20261126_000002_monthly_usage;
 mod m20261126_000003_api_keys;
 mod m20261126_000004_usage_last_grant;
+mod m20261126_000005_enterprise_rule_allowance;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_monthly_usage::Migration),
             Box::new(m20261126_000003_api_keys::Migration),
             Box::new(m20261126_000004_usage_last_grant::Migration),
+            Box::new(m20261126_000005_enterprise_rule_allowance::Migration),
         ]
     }
 }

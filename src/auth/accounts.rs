@@ -158,6 +158,7 @@ impl Accounts {
             tier: Tier::Free.as_str().to_owned(),
             team_id: None,
             created_at: self.now(),
+            monthly_rule_allowance: None,
         };
         let created = NewUser {
             user_id: user.id.clone(),

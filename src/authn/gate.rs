@@ -127,6 +127,7 @@ impl Gate {
                         user_id: user.id,
                         email: user.email,
                         team_id: user.team_id,
+                        monthly_rule_allowance: user.monthly_rule_allowance,
                         method: AuthMethod::Jwt {
                             session_id: found.claims.origin_jti,
                         },
@@ -188,6 +189,7 @@ impl Gate {
                 email: user.email,
                 tier,
                 team_id: user.team_id,
+                monthly_rule_allowance: user.monthly_rule_allowance,
                 method: AuthMethod::ApiKey {
                     key_id: key.id,
                     prefix,

@@ -19,5 +19,7 @@ pub struct Principal {
     /// The user's tier now (for a JWT, as the token states it; for a key, from the database).
     pub tier: Tier,
     pub team_id: Option<String>,
+    /// The enterprise allowance of rules per month set for this user (`None`: unlimited).
+    pub monthly_rule_allowance: Option<i32>,
     pub method: AuthMethod,
 }

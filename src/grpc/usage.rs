@@ -30,7 +30,10 @@ impl usage_service_server::UsageService for UsageApi {
         request: Request<GetUsageRequest>,
     ) -> Result<Response<GetUsageResponse>, Status> {
         let caller = principal(&request)?;
-        let report = self.usage.report(&caller.user_id, caller.tier).await?;
+        let report = self
+            .usage
+            .report(&caller.user_id, caller.tier, caller.monthly_rule_allowance)
+            .await?;
         Ok(Response::new(GetUsageResponse {
             used: report.used,
             limit: report.limit,

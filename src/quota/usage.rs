@@ -11,11 +11,13 @@ use crate::{
     store::{self, StoreError},
 };
 
-/// Rules per month on a tier; `None` is unlimited (shown as -1).
-pub fn monthly_allowance(tier: Tier) -> Option<i32> {
+/// Rules per month on a tier; `None` is unlimited (shown as -1). Enterprise allowances are set
+/// per user (`enterprise`), unlimited unless set.
+pub fn monthly_allowance(tier: Tier, enterprise: Option<i32>) -> Option<i32> {
     match tier {
         Tier::Free => Some(20),
-        Tier::Pro | Tier::Team | Tier::Enterprise => None,
+        Tier::Pro | Tier::Team => None,
+        Tier::Enterprise => enterprise,
     }
 }
 
@@ -52,12 +54,17 @@ impl Usage {
         Self { db, clock }
     }
 
-    pub async fn report(&self, user_id: &str, tier: Tier) -> Result<UsageReport, UsageError> {
+    pub async fn report(
+        &self,
+        user_id: &str,
+        tier: Tier,
+        enterprise_allowance: Option<i32>,
+    ) -> Result<UsageReport, UsageError> {
         let period_start = month_start(self.clock.now());
         let used = store::usage::used(&self.db, user_id, period_start.timestamp()).await?;
         Ok(UsageReport {
             used,
-            limit: monthly_allowance(tier).unwrap_or(-1),
+            limit: monthly_allowance(tier, enterprise_allowance).unwrap_or(-1),
             tier,
             period_start,
         })
@@ -72,7 +79,7 @@ impl Usage {
             .await?
             .ok_or(UsageError::UnknownUser)?;
         let tier = user.tier.parse().unwrap_or(Tier::Free);
-        let allowance = monthly_allowance(tier);
+        let allowance = monthly_allowance(tier, user.monthly_rule_allowance);
         let now = self.clock.now();
         let period_start = month_start(now);
         let retry_after = (next_month_start(now) - now).to_std().unwrap_or_default();

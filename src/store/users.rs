@@ -64,6 +64,21 @@ pub async fn set_tier(
     Ok(result.rows_affected == 1)
 }
 
+/// Sets an enterprise user's monthly rule allowance (`None`: unlimited); false when no user has
+/// that email.
+pub async fn set_monthly_rule_allowance(
+    db: &DatabaseConnection,
+    email: &str,
+    allowance: Option<i32>,
+) -> Result<bool, StoreError> {
+    let result = users::Entity::update_many()
+        .col_expr(users::Column::MonthlyRuleAllowance, Expr::value(allowance))
+        .filter(users::Column::Email.eq(email))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// A new sign-in session with its first refresh token.
 pub async fn create_session(
     db: &DatabaseConnection,

@@ -447,6 +447,7 @@ async fn ten_thousand_keys_have_distinct_prefixes_and_the_exact_format() {
         email: email.to_owned(),
         tier: Tier::Enterprise,
         team_id: None,
+        monthly_rule_allowance: None,
         method: AuthMethod::Jwt {
             session_id: String::new(),
         },

@@ -443,3 +443,50 @@ async fn internal_rpcs_are_refused_when_no_service_token_is_configured() {
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
     assert_eq!(reason(&status), "Forbidden");
 }
+
+#[tokio::test]
+async fn an_enterprise_allowance_is_set_per_user() {
+    let app = spawn_app().await;
+    let jwt = user_on_tier(&app, "corp@example.com", "enterprise").await;
+    let (_, body) = envelope(usage(&app, &jwt).await).await;
+    assert_eq!(body["data"]["limit"], -1, "unlimited by default");
+
+    crate::auth::cli(
+        &app,
+        &[
+            "users",
+            "set-tier",
+            "corp@example.com",
+            "enterprise",
+            "--monthly-rules",
+            "30",
+        ],
+    )
+    .await;
+    let jwt = crate::auth::access(&crate::auth::sign_in(&app, "corp@example.com").await);
+    let (_, body) = envelope(usage(&app, &jwt).await).await;
+    assert_eq!(body["data"]["limit"], 30);
+
+    let user = cloudsigma_auth::store::users::find_by_email(app.db(), "corp@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut client = UsageServiceClient::new(app.channel().await);
+    let record = |rules| {
+        internal(RecordUsageRequest {
+            user_id: user.id.clone(),
+            rules,
+        })
+    };
+    assert_eq!(
+        client
+            .record_usage(record(30))
+            .await
+            .unwrap()
+            .into_inner()
+            .limit,
+        30
+    );
+    let status = client.record_usage(record(1)).await.unwrap_err();
+    assert_eq!(reason(&status), "TierLimitExceeded");
+}

@@ -12,6 +12,8 @@ pub struct Model {
     pub tier: String,
     pub team_id: Option<String>,
     pub created_at: i64,
+    /// Monthly rule allowance of an enterprise user; `None` is unlimited.
+    pub monthly_rule_allowance: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
