@@ -16,7 +16,8 @@ use std::{
 };
 
 use cloudsigma_auth::proto::cloudsigma::v1::{
-    AuthenticateRequest, auth_service_client::AuthServiceClient,
+    AuthenticateRequest, GetHealthRequest, auth_service_client::AuthServiceClient,
+    health_service_client::HealthServiceClient,
 };
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -261,6 +262,16 @@ async fn grpc_health(server: &Server, workers: usize, seconds: u64) -> Outcome {
     .await
 }
 
+/// Our own health RPC over gRPC: like `GET /v1/health`, it pings the database.
+async fn grpc_get_health(server: &Server, workers: usize, seconds: u64) -> Outcome {
+    let channels = channels(server, 8).await;
+    drive(workers, seconds, move |worker| {
+        let mut client = HealthServiceClient::new(channels[worker % channels.len()].clone());
+        async move { client.get_health(GetHealthRequest {}).await.is_ok() }
+    })
+    .await
+}
+
 async fn grpc_authenticate(server: &Server, workers: usize, seconds: u64, key: String) -> Outcome {
     let channels = channels(server, 8).await;
     drive(workers, seconds, move |worker| {
@@ -296,6 +307,7 @@ async fn throughput(label: &str, server: &Server, options: &Options) {
     let (c, s) = (options.connections, options.seconds);
     let health = rest_get(c, s, format!("{}/v1/health", server.base), None).await;
     let grpc = grpc_health(server, c, s).await;
+    let grpc_db = grpc_get_health(server, c, s).await;
     let usage_key = rest_get(c, s, format!("{}/v1/usage", server.base), Some(key.clone())).await;
     let usage_jwt = rest_get(c, s, format!("{}/v1/usage", server.base), Some(jwt)).await;
     let authenticate = grpc_authenticate(server, c, s, key).await;
@@ -310,6 +322,11 @@ async fn throughput(label: &str, server: &Server, options: &Options) {
         None,
     );
     row(
+        "gRPC `HealthService/GetHealth` (pings the database)",
+        &grpc_db,
+        Some(&grpc),
+    );
+    row(
         "REST `GET /v1/usage`, API key (metered)",
         &usage_key,
         Some(&health),
@@ -319,6 +336,11 @@ async fn throughput(label: &str, server: &Server, options: &Options) {
         "gRPC `AuthService/Authenticate`, API key (metered)",
         &authenticate,
         Some(&grpc),
+    );
+    println!(
+        "\n`Authenticate` / `HealthService/GetHealth` (both over gRPC, both touching the \
+         database): {:.2}",
+        authenticate.rps() / grpc_db.rps()
     );
 }
 
