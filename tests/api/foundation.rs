@@ -490,3 +490,51 @@ fn rest_paths_are_written_in_the_protos_only() {
     );
     assert!(found.is_empty(), "REST paths outside the protos: {found:?}");
 }
+
+#[tokio::test]
+async fn browsers_can_call_grpc_web_from_a_configured_origin() {
+    let app = spawn_app_with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
+    let path = "/cloudsigma.v1.HealthService/GetHealth";
+    let preflight = app
+        .http
+        .request(Method::OPTIONS, app.url(path))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-grpc-web,authorization",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let response = app
+        .http
+        .post(app.url(path))
+        .header("origin", "https://app.example.com")
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let exposed = headers["access-control-expose-headers"].to_str().unwrap();
+    for name in [
+        "grpc-status",
+        "grpc-message",
+        "x-ratelimit-remaining",
+        "retry-after",
+    ] {
+        assert!(exposed.contains(name), "{name} is exposed: {exposed}");
+    }
+}

@@ -172,6 +172,12 @@ async fn no_log_line_contains_a_password_token_or_key() {
     child.wait().unwrap();
     assert!(logs.contains("listening"), "the logs were captured: {logs}");
     assert!(logs.contains("/v1/usage"), "requests were logged: {logs}");
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "CLOUDSIGMA_LOG_FORMAT=json writes one JSON object per line: {line}"
+        );
+    }
     for secret in &secrets {
         // Tokens are also checked by their signature part alone.
         let tail = secret.rsplit('.').next().unwrap();
