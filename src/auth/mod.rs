@@ -6,8 +6,8 @@ pub mod keys;
 mod passwords;
 pub mod tokens;
 
-pub use accounts::{Accounts, NewUser, SessionUser, TokenSet};
+pub use accounts::{Accounts, TokenSet};
 pub use error::AuthError;
 pub use keys::KeyRing;
 pub use passwords::PasswordHasher;
-pub use tokens::{CLIENT_ID, Tokens};
+pub use tokens::Tokens;

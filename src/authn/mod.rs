@@ -7,7 +7,7 @@ mod gate;
 mod layer;
 mod principal;
 
-pub use bearer::{Bearer, BearerError, parse_authorization};
+pub use bearer::BearerError;
 pub use error::AuthnError;
 pub use gate::{Admission, Gate, budget_headers};
 pub use layer::AuthLayer;
