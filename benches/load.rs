@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-const SERVICE_TOKEN: &str = "bench-service-token";
+const SERVICE_TOKEN: &str = "bench-service-token-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
 
 struct Options {

@@ -1,6 +1,8 @@
 //! Builds the application: database, state, the gRPC services behind the authentication layer,
 //! the REST transcoder, gRPC-web, reflection and health, all on one listener.
 
+mod serve;
+
 use std::{
     convert::Infallible,
     future::Future,
@@ -13,11 +15,13 @@ use axum::{Router, body::Body as AxumBody};
 use http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
+pub use serve::ConnectionLimits;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn, util::BoxCloneSyncService};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    timeout::RequestBodyDeadlineLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 
@@ -56,6 +60,12 @@ pub enum StartupError {
     Listen(SocketAddr, std::io::Error),
     #[error("CLOUDSIGMA_CORS_ORIGINS has an invalid origin")]
     CorsOrigin,
+    #[error("CLOUDSIGMA_CORS_ORIGINS: \"*\" (any origin) cannot be combined with other origins")]
+    CorsWildcardMixed,
+    #[error(
+        "CLOUDSIGMA_SERVICE_TOKEN is too short: use at least {MIN_SERVICE_TOKEN_CHARS} characters (e.g. openssl rand -hex 32)"
+    )]
+    ShortServiceToken,
     #[error("the API description is inconsistent: {0}")]
     Descriptors(String),
     #[error("CLOUDSIGMA_SERVICE_TOKEN is set but empty; unset it to disable internal RPCs")]
@@ -78,9 +88,13 @@ impl Default for Dependencies {
     }
 }
 
+/// Shortest accepted service token: a shared secret short enough to guess is no secret.
+pub const MIN_SERVICE_TOKEN_CHARS: usize = 32;
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     db: DatabaseConnection,
     background: Vec<JoinHandle<()>>,
 }
@@ -94,10 +108,20 @@ impl Application {
         {
             return Err(StartupError::EmptyServiceToken);
         }
-        let db = store::connect(config.database_url.as_deref()).await?;
+        if config
+            .service_token
+            .as_ref()
+            .is_some_and(|token| token.expose_secret().chars().count() < MIN_SERVICE_TOKEN_CHARS)
+        {
+            return Err(StartupError::ShortServiceToken);
+        }
+        let cors = cors(&config.cors_origins)?;
+        // The port first: a port in use is reported before the database is touched (and before
+        // migrations run against it).
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartupError::Listen(config.listen, e))?;
+        let db = store::connect(config.database_url.as_deref()).await?;
         let clock = deps.clock;
         let bound = listener
             .local_addr()
@@ -228,6 +252,7 @@ impl Application {
 
         let router = Router::new().fallback_service(dispatch).layer(
             ServiceBuilder::new()
+                .map_request(drop_unsafe_request_id::<AxumBody>)
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
                 .layer(
                     TraceLayer::new_for_http()
@@ -235,12 +260,16 @@ impl Application {
                         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-                .layer(cors(&config.cors_origins)?),
+                .layer(cors)
+                // A whole-body deadline, not an idle timer: a client trickling a byte at a
+                // time cannot hold a request open either.
+                .layer(RequestBodyDeadlineLayer::new(config.body_read_timeout)),
         );
 
         Ok(Self {
             listener,
             router,
+            limits: ConnectionLimits::from_config(&config),
             db,
             background,
         })
@@ -257,19 +286,14 @@ impl Application {
         &self.db
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
+    /// finish for at most the drain timeout.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.local_addr(), "listening");
-        let result = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result = serve::serve(self.listener, self.router, self.limits, shutdown).await;
         for task in self.background {
             task.abort();
         }
@@ -295,6 +319,29 @@ fn clamp_i32(value: u32) -> i32 {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// A request id from the client is kept only when it is short and plain, so it cannot forge
+/// log fields or carry a payload into every log line of the request; otherwise a fresh one is
+/// made.
+fn drop_unsafe_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let safe = request
+        .headers()
+        .get_all(&REQUEST_ID)
+        .iter()
+        .map(|value| is_safe_request_id(value.as_bytes()))
+        .collect::<Vec<_>>();
+    if safe != [true] {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
+}
+
+fn is_safe_request_id(value: &[u8]) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 #[derive(Clone, Copy)]
 struct NewRequestId;
 
@@ -314,11 +361,18 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    // Client text: the log writer escapes control characters in it (see telemetry).
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
     tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
+        user_agent = %user_agent,
     )
 }
 
@@ -331,13 +385,27 @@ fn is_grpc<B>(request: &Request<B>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
+/// `*` alone allows any origin: requests carry their credential in `Authorization`, never in a
+/// cookie, so a foreign page can use only a token it already holds.
 fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
-    let origins = origins
+    let origins: Vec<&str> = origins
         .iter()
         .map(|o| o.trim())
         .filter(|o| !o.is_empty())
-        .map(|o| HeaderValue::from_str(o).map_err(|_| StartupError::CorsOrigin))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
+    let allow_origin = if origins.contains(&"*") {
+        if origins.len() > 1 {
+            return Err(StartupError::CorsWildcardMixed);
+        }
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .into_iter()
+                .map(|o| HeaderValue::from_str(o).map_err(|_| StartupError::CorsOrigin))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
     let exposed = [
         "grpc-status",
         "grpc-message",
@@ -361,7 +429,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
     ]
     .map(HeaderName::from_static);
     Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(allow_origin)
         .allow_methods([
             Method::GET,
             Method::POST,
@@ -372,4 +440,28 @@ fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
         .allow_headers(allowed_headers)
         .expose_headers(exposed)
         .max_age(Duration::from_secs(600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_plain_request_ids_are_safe() {
+        assert!(is_safe_request_id(b"req-1.2_3"));
+        assert!(is_safe_request_id(&[b'a'; 64]));
+        assert!(!is_safe_request_id(&[b'a'; 65]));
+        assert!(!is_safe_request_id(b""));
+        assert!(!is_safe_request_id(b"a path=/v1/api-keys method=DELETE"));
+        assert!(!is_safe_request_id("caf\u{e9}".as_bytes()));
+    }
+
+    #[test]
+    fn a_wildcard_origin_cannot_be_mixed_with_others() {
+        assert!(cors(&["*".to_owned()]).is_ok());
+        assert!(matches!(
+            cors(&["*".to_owned(), "https://a.example".to_owned()]),
+            Err(StartupError::CorsWildcardMixed)
+        ));
+    }
 }
