@@ -45,6 +45,7 @@ use crate::{
     },
     quota::{DailyMeter, KeyedLimiter, Usage},
     rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
+    retention::{PurgeTask, Purger, Retention},
     store,
 };
 
@@ -83,6 +84,7 @@ pub struct Application {
     router: Router,
     db: DatabaseConnection,
     background: Vec<JoinHandle<()>>,
+    purge: PurgeTask,
 }
 
 impl Application {
@@ -94,7 +96,8 @@ impl Application {
         {
             return Err(StartupError::EmptyServiceToken);
         }
-        let db = store::connect(config.database_url.as_deref()).await?;
+        let db = store::connect_with(config.database_url.as_deref(), database_timeouts(&config))
+            .await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartupError::Listen(config.listen, e))?;
@@ -167,6 +170,17 @@ impl Application {
             )),
             tokio::spawn(shrink_limiters(per_address.clone(), per_account)),
         ];
+
+        let purger = Arc::new(Purger::new(
+            db.clone(),
+            clock.clone(),
+            Retention {
+                sessions_days: config.session_retention_days,
+                sign_in_failures_days: config.sign_in_failure_retention_days,
+                usage_days: config.usage_retention_days,
+            },
+        ));
+        let purge = purger.start(Duration::from_secs(config.purge_interval_secs));
 
         let reflection = || {
             tonic_reflection::server::Builder::configure()
@@ -243,6 +257,7 @@ impl Application {
             router,
             db,
             background,
+            purge,
         })
     }
 
@@ -273,6 +288,7 @@ impl Application {
         for task in self.background {
             task.abort();
         }
+        self.purge.stop().await;
         result
     }
 }
@@ -286,6 +302,14 @@ async fn shrink_limiters(
         tokio::time::sleep(Duration::from_secs(60)).await;
         per_address.shrink();
         per_account.shrink();
+    }
+}
+
+fn database_timeouts(config: &Config) -> store::Timeouts {
+    store::Timeouts {
+        acquire: Duration::from_millis(config.database_acquire_timeout_ms),
+        statement: (config.database_statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(config.database_statement_timeout_ms)),
     }
 }
 
