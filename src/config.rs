@@ -276,6 +276,63 @@ pub struct Config {
         global = true
     )]
     pub drain_timeout: Duration,
+
+    /// Longest wait for a database connection, in milliseconds; past it a request answers 503.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 1_500,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub database_acquire_timeout_ms: u64,
+
+    /// Longest run of one SQL statement on PostgreSQL, in milliseconds (0: no limit).
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_DATABASE_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub database_statement_timeout_ms: u64,
+
+    /// Seconds between two purges of expired sessions, refresh tokens, sign-in failures and old
+    /// key usage.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_PURGE_INTERVAL_SECS",
+        default_value_t = 3_600,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub purge_interval_secs: u64,
+
+    /// Days an ended (expired or revoked) session and its refresh tokens are kept.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_SESSION_RETENTION_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub session_retention_days: u32,
+
+    /// Days a sign-in failure record is kept after its last failure and lock.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_SIGN_IN_FAILURE_RETENTION_DAYS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub sign_in_failure_retention_days: u32,
+
+    /// Days of daily API-key usage kept (400: a year of history stays).
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_USAGE_RETENTION_DAYS",
+        default_value_t = 400,
+        global = true
+    )]
+    pub usage_retention_days: u32,
 }
 
 impl Config {

@@ -49,6 +49,7 @@ use crate::{
     },
     quota::{DailyMeter, KeyedLimiter, Usage},
     rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
+    retention::{PurgeTask, Purger, Retention},
     store,
 };
 
@@ -97,6 +98,7 @@ pub struct Application {
     limits: ConnectionLimits,
     db: DatabaseConnection,
     background: Vec<JoinHandle<()>>,
+    purge: PurgeTask,
 }
 
 impl Application {
@@ -121,7 +123,8 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartupError::Listen(config.listen, e))?;
-        let db = store::connect(config.database_url.as_deref()).await?;
+        let db = store::connect_with(config.database_url.as_deref(), database_timeouts(&config))
+            .await?;
         let clock = deps.clock;
         let bound = listener
             .local_addr()
@@ -191,6 +194,17 @@ impl Application {
             )),
             tokio::spawn(shrink_limiters(per_address.clone(), per_account)),
         ];
+
+        let purger = Arc::new(Purger::new(
+            db.clone(),
+            clock.clone(),
+            Retention {
+                sessions_days: config.session_retention_days,
+                sign_in_failures_days: config.sign_in_failure_retention_days,
+                usage_days: config.usage_retention_days,
+            },
+        ));
+        let purge = purger.start(Duration::from_secs(config.purge_interval_secs));
 
         let reflection = || {
             tonic_reflection::server::Builder::configure()
@@ -272,6 +286,7 @@ impl Application {
             limits: ConnectionLimits::from_config(&config),
             db,
             background,
+            purge,
         })
     }
 
@@ -297,6 +312,7 @@ impl Application {
         for task in self.background {
             task.abort();
         }
+        self.purge.stop().await;
         result
     }
 }
@@ -310,6 +326,14 @@ async fn shrink_limiters(
         tokio::time::sleep(Duration::from_secs(60)).await;
         per_address.shrink();
         per_account.shrink();
+    }
+}
+
+fn database_timeouts(config: &Config) -> store::Timeouts {
+    store::Timeouts {
+        acquire: Duration::from_millis(config.database_acquire_timeout_ms),
+        statement: (config.database_statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(config.database_statement_timeout_ms)),
     }
 }
 

@@ -171,9 +171,11 @@ impl From<StoreError> for Status {
         match err {
             StoreError::Unavailable(ref cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                error(
+                // The pool reconnects on its own; a second is a fair first wait.
+                retry_later(
                     ErrorCode::ServiceUnavailable,
                     "the service is temporarily unavailable",
+                    Duration::from_secs(1),
                 )
             }
             StoreError::Other(_) => internal(&err),

@@ -202,10 +202,12 @@ pub async fn record_sign_in_failure(
     let row = db
         .query_one_raw(statement(
             backend,
-            "INSERT INTO sign_in_failures (email, failures, locked_until) VALUES (?, 1, 0) \
-             ON CONFLICT (email) DO UPDATE SET failures = sign_in_failures.failures + 1 \
+            "INSERT INTO sign_in_failures (email, failures, locked_until, last_failure_at) \
+             VALUES (?, 1, 0, ?) \
+             ON CONFLICT (email) DO UPDATE SET failures = sign_in_failures.failures + 1, \
+             last_failure_at = excluded.last_failure_at \
              RETURNING failures",
-            vec![email.into()],
+            vec![email.into(), now.into()],
         ))
         .await?;
     let failures: i32 = match row {

@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod foundation;
 mod hardening_connections;
+mod hardening_faults;
 mod helpers;
 mod logs;
 mod metering;
