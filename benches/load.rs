@@ -276,7 +276,10 @@ async fn grpc_authenticate(server: &Server, workers: usize, seconds: u64, key: S
     let channels = channels(server, 8).await;
     drive(workers, seconds, move |worker| {
         let mut client = AuthServiceClient::new(channels[worker % channels.len()].clone());
-        let mut request = tonic::Request::new(AuthenticateRequest { token: key.clone() });
+        let mut request = tonic::Request::new(AuthenticateRequest {
+            token: key.clone(),
+            ..Default::default()
+        });
         request
             .metadata_mut()
             .insert("x-cloudsigma-service-token", SERVICE_TOKEN.parse().unwrap());

@@ -333,6 +333,35 @@ pub struct Config {
         global = true
     )]
     pub usage_retention_days: u32,
+    /// IPv6 clients are limited per prefix of this length (one subscriber usually holds a
+    /// whole /64); IPv4 clients per address.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_IPV6_PREFIX_LENGTH",
+        default_value_t = crate::domain::client_address::DEFAULT_IPV6_PREFIX_LENGTH,
+        value_parser = clap::value_parser!(u8).range(1..=128),
+        global = true
+    )]
+    pub ipv6_prefix_length: u8,
+
+    /// Failed credential checks (unknown API key, bad or expired token) a client address may
+    /// make at once before every credential from it is refused with 429.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_FAILED_AUTH_BURST_PER_ADDRESS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub failed_auth_burst_per_address: u32,
+
+    /// Failed credential checks per minute per client address, sustained.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_FAILED_AUTH_RATE_PER_MINUTE_PER_ADDRESS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub failed_auth_rate_per_minute_per_address: u32,
 }
 
 impl Config {

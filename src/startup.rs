@@ -3,13 +3,7 @@
 
 mod serve;
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-    time::Duration,
-};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, body::Body as AxumBody};
 use http::{HeaderName, HeaderValue, Method, Request, Response, header};
@@ -32,6 +26,7 @@ use crate::{
     config::Config,
     descriptors,
     domain::api_key::DailyLimitCeilings,
+    domain::client_address::AddressBucket,
     domain::clock::{SharedClock, SystemClock},
     grpc::{
         api_keys::ApiKeyApi,
@@ -47,7 +42,7 @@ use crate::{
             health_service_server::HealthServiceServer, usage_service_server::UsageServiceServer,
         },
     },
-    quota::{DailyMeter, KeyedLimiter, Usage},
+    quota::{DailyMeter, FailureLimiter, KeyedLimiter, Usage},
     rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
     retention::{PurgeTask, Purger, Retention},
     store,
@@ -99,6 +94,7 @@ pub struct Application {
     db: DatabaseConnection,
     background: Vec<JoinHandle<()>>,
     purge: PurgeTask,
+    key_ring: Arc<KeyRing>,
 }
 
 impl Application {
@@ -130,10 +126,10 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Listen(config.listen, e))?;
 
-        let keys = KeyRing::load_or_create(db.clone(), clock.now().timestamp()).await?;
+        let key_ring = Arc::new(KeyRing::load_or_create(db.clone(), clock.clone()).await?);
         let tokens = Arc::new(Tokens::new(
             config.issuer(bound),
-            Arc::new(keys),
+            key_ring.clone(),
             clock.clone(),
         ));
         // Hashing takes every core but one: a burst of sign-ins queues instead of starving the
@@ -164,6 +160,13 @@ impl Application {
             clock.clone(),
         ));
 
+        let failed_auth = Arc::new(FailureLimiter::new(
+            config.failed_auth_burst_per_address,
+            config.failed_auth_rate_per_minute_per_address,
+            Duration::from_secs(60),
+            clock.clone(),
+        ));
+
         let pool = descriptors::pool();
         let gate = Arc::new(Gate {
             rules: descriptors::access_rules(&pool),
@@ -172,6 +175,8 @@ impl Application {
             keys: keys.clone(),
             meter: Arc::new(DailyMeter::new(db.clone(), clock.clone())),
             per_account: per_account.clone(),
+            failed_auth: failed_auth.clone(),
+            ipv6_prefix_length: config.ipv6_prefix_length,
         });
         let per_address = Arc::new(KeyedLimiter::new(
             config.auth_burst_per_address,
@@ -193,6 +198,7 @@ impl Application {
                 service_names,
             )),
             tokio::spawn(shrink_limiters(per_address.clone(), per_account)),
+            tokio::spawn(shrink_failure_limiter(failed_auth)),
         ];
 
         let purger = Arc::new(Purger::new(
@@ -245,7 +251,10 @@ impl Application {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-        let grpc: GrpcStack = BoxCloneSyncService::new(AuthLayer::new(gate).layer(routes));
+        let grpc: GrpcStack = BoxCloneSyncService::new(
+            AuthLayer::new(gate, ClientAddresses::new(config.trusted_proxies.clone()))
+                .layer(routes),
+        );
 
         let rest_routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
         let rest = Rest::new(rest_routes, grpc.clone());
@@ -287,6 +296,7 @@ impl Application {
             db,
             background,
             purge,
+            key_ring,
         })
     }
 
@@ -299,6 +309,11 @@ impl Application {
     /// The database handle, for tests that need to break or inspect it.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The signing key ring, for tests that count its reloads.
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        self.key_ring.clone()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
@@ -319,7 +334,7 @@ impl Application {
 
 /// Forgets limiter state of idle keys once a minute, so memory follows active clients only.
 async fn shrink_limiters(
-    per_address: Arc<KeyedLimiter<IpAddr>>,
+    per_address: Arc<KeyedLimiter<AddressBucket>>,
     per_account: Arc<KeyedLimiter<String>>,
 ) {
     loop {
@@ -334,6 +349,14 @@ fn database_timeouts(config: &Config) -> store::Timeouts {
         acquire: Duration::from_millis(config.database_acquire_timeout_ms),
         statement: (config.database_statement_timeout_ms > 0)
             .then(|| Duration::from_millis(config.database_statement_timeout_ms)),
+    }
+}
+
+/// Forgets failure counts of quiet addresses and blocks that are over, once a minute.
+async fn shrink_failure_limiter(failed_auth: Arc<FailureLimiter<AddressBucket>>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        failed_auth.shrink();
     }
 }
 

@@ -227,6 +227,10 @@ impl From<AuthnError> for Status {
                 retry_later(ErrorCode::RateLimitExceeded, message, retry_after),
                 budget.as_ref(),
             ),
+            AuthnError::AddressRateExceeded { retry_after } => {
+                retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
+            }
+            AuthnError::InvalidClientAddress => error(ErrorCode::ValidationError, message),
             AuthnError::Auth(err) => err.into(),
             AuthnError::Store(err) => err.into(),
         }

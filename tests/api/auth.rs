@@ -887,6 +887,7 @@ async fn internal_authenticate_resolves_a_jwt_only_with_the_service_token() {
     let status = client
         .authenticate(AuthenticateRequest {
             token: token.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -895,6 +896,7 @@ async fn internal_authenticate_resolves_a_jwt_only_with_the_service_token() {
 
     let mut request = tonic::Request::new(AuthenticateRequest {
         token: token.clone(),
+        ..Default::default()
     });
     request
         .metadata_mut()
@@ -908,6 +910,7 @@ async fn internal_authenticate_resolves_a_jwt_only_with_the_service_token() {
 
     let mut request = tonic::Request::new(AuthenticateRequest {
         token: format!("{token}x"),
+        ..Default::default()
     });
     request
         .metadata_mut()

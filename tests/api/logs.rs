@@ -144,7 +144,10 @@ async fn no_log_line_contains_a_password_token_or_key() {
         .await
         .unwrap();
     for token in [key.clone(), format!("{key}0")] {
-        let mut request = tonic::Request::new(AuthenticateRequest { token });
+        let mut request = tonic::Request::new(AuthenticateRequest {
+            token,
+            ..Default::default()
+        });
         request.metadata_mut().insert(
             "x-cloudsigma-service-token",
             "service-token-secret-0123456789abcdef".parse().unwrap(),

@@ -7,6 +7,7 @@ mod auth;
 mod foundation;
 mod hardening_connections;
 mod hardening_faults;
+mod hardening_floods;
 mod helpers;
 mod logs;
 mod metering;
