@@ -192,9 +192,21 @@ async fn drain(db: DatabaseConnection, queues: Queues, key_id: i64, day: i64) {
                 }
             }
             Err(err) => {
-                for reply in batch {
+                // Requests that queued while the statement failed share its answer: the
+                // database just refused, and another attempt would make each of them wait a
+                // second acquire timeout behind this one (a 503 must come within one).
+                let queued = {
+                    let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
+                    queues
+                        .remove(&(key_id, day))
+                        .map(|queue| queue.waiting)
+                        .unwrap_or_default()
+                };
+                guard.armed = false;
+                for reply in batch.into_iter().chain(queued) {
                     let _ = reply.send(Err(err.clone()));
                 }
+                return;
             }
         }
     }
