@@ -5,6 +5,7 @@
 mod api_keys;
 mod auth;
 mod foundation;
+mod hardening_refresh;
 mod helpers;
 mod logs;
 mod metering;
