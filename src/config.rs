@@ -362,6 +362,34 @@ pub struct Config {
         global = true
     )]
     pub failed_auth_rate_per_minute_per_address: u32,
+    /// Seconds during which a rotated refresh token still gets its (same) successor; later it
+    /// revokes the session. 0 to 10.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_REFRESH_GRACE_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(0..=10),
+        global = true
+    )]
+    pub refresh_grace_seconds: u64,
+
+    /// Sign-ins and sign-ups that may wait for password hashing; past it they get 503 at once.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HASHING_QUEUE_LENGTH",
+        default_value_t = 64,
+        global = true
+    )]
+    pub hashing_queue_length: usize,
+
+    /// Longest wait for password hashing, in milliseconds; past it the answer is 503.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HASHING_QUEUE_WAIT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub hashing_queue_wait_ms: u64,
 }
 
 impl Config {

@@ -21,7 +21,9 @@ use tower_http::{
 
 use crate::{
     api_keys::ApiKeys,
-    auth::{Accounts, AuthError, KeyRing, PasswordHasher, Tokens},
+    auth::{
+        Accounts, AuthError, HashingLimits, KeyRing, Lineage, PasswordHasher, RefreshRules, Tokens,
+    },
     authn::{AuthLayer, Gate},
     config::Config,
     descriptors,
@@ -68,6 +70,8 @@ pub enum StartupError {
     EmptyServiceToken,
     #[error("cannot load the signing keys: {0}")]
     Keys(#[from] AuthError),
+    #[error("cannot load the refresh-token secret: {0}")]
+    LineageSecret(AuthError),
 }
 
 /// What tests may replace; production uses the defaults.
@@ -119,8 +123,8 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartupError::Listen(config.listen, e))?;
-        let db = store::connect_with(config.database_url.as_deref(), database_timeouts(&config))
-            .await?;
+        let db =
+            store::connect_with(config.database_url.as_deref(), database_timeouts(&config)).await?;
         let clock = deps.clock;
         let bound = listener
             .local_addr()
@@ -137,11 +141,23 @@ impl Application {
         let hashing_threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get().saturating_sub(1))
             .max(1);
+        let hasher = PasswordHasher::new(HashingLimits {
+            concurrency: hashing_threads,
+            queue_length: config.hashing_queue_length,
+            max_wait: Duration::from_millis(config.hashing_queue_wait_ms),
+        });
+        let lineage = Lineage::load_or_create(&db, clock.now().timestamp())
+            .await
+            .map_err(StartupError::LineageSecret)?;
         let accounts = Arc::new(Accounts::new(
             db.clone(),
             clock.clone(),
-            Arc::new(PasswordHasher::new(hashing_threads)),
+            Arc::new(hasher),
             tokens,
+            RefreshRules {
+                lineage,
+                grace: Duration::from_secs(config.refresh_grace_seconds),
+            },
         ));
 
         let keys = Arc::new(ApiKeys::new(

@@ -86,10 +86,7 @@ where
                 let metadata = MetadataMap::from_headers(headers.clone());
                 addresses.client_ip(peer, &metadata)
             };
-            match gate
-                .admit(request.uri().path(), headers, client)
-                .await
-            {
+            match gate.admit(request.uri().path(), headers, client).await {
                 Ok(mut admission) => {
                     if let Some(principal) = admission.principal.take() {
                         request.extensions_mut().insert(principal);

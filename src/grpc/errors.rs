@@ -199,6 +199,9 @@ impl From<AuthError> for Status {
             }
             AuthError::Hashing | AuthError::Signing => internal(&err),
             AuthError::Store(err) => err.into(),
+            AuthError::Overloaded { retry_after } => {
+                retry_later(ErrorCode::ServiceUnavailable, message, retry_after)
+            }
         }
     }
 }

@@ -89,7 +89,9 @@ mod tests {
 
     #[test]
     fn lock_timeouts_and_shutdowns_are_unavailable_and_constraint_errors_are_not() {
-        for code in ["5", "517", "6", "10", "14", "57P01", "57P03", "08006", "53300", "57014"] {
+        for code in [
+            "5", "517", "6", "10", "14", "57P01", "57P03", "08006", "53300", "57014",
+        ] {
             assert!(unavailable_code(code), "{code}");
         }
         for code in ["19", "2067", "1", "23505", "42P01", "22001"] {

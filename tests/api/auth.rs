@@ -370,9 +370,11 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_session() {
     );
     assert_eq!(usage_status(&app, &access(&second)).await, 200);
 
-    // A second tab refreshing with the same token at the same moment still works.
-    let (status, _) = envelope(refresh(&app, old).await).await;
+    // A second tab refreshing with the same token at the same moment still works, and gets
+    // the same successor: the session keeps one lineage.
+    let (status, body) = envelope(refresh(&app, old).await).await;
     assert_eq!(status, 200);
+    assert_eq!(body["data"]["refreshToken"], second["refreshToken"]);
 
     // Past the grace period, the old token is a replay: the whole session ends.
     app.clock.advance(Duration::from_secs(6));
@@ -801,6 +803,10 @@ async fn two_tabs_refreshing_at_once_both_get_tokens() {
     let (first, second) = tokio::join!(refresh(&app, token), refresh(&app, token));
     let (first, second) = (envelope(first).await, envelope(second).await);
     assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+    assert_eq!(
+        first.1["data"]["refreshToken"], second.1["data"]["refreshToken"],
+        "both tabs continue one lineage"
+    );
     for (_, body) in [first, second] {
         assert_eq!(usage_status(&app, &access(&body["data"])).await, 200);
     }

@@ -268,7 +268,11 @@ async fn a_sigkill_under_load_loses_no_answered_count_and_no_credential() {
     }
     let ok = ok.load(Ordering::SeqCst);
     assert!(killed_early, "the run ended before the kill");
-    assert_eq!(unexpected.load(Ordering::SeqCst), 0, "only 200s before the kill");
+    assert_eq!(
+        unexpected.load(Ordering::SeqCst),
+        0,
+        "only 200s before the kill"
+    );
 
     let server = Server::start(&database_url).await;
     let base = server.base.clone();
@@ -353,12 +357,24 @@ impl Cluster {
         let log = self.dir.path().join("log").display().to_string();
         self.as_postgres(
             "pg_ctl",
-            &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"],
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
         );
     }
 
     fn stop(&self) {
-        self.as_postgres("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+        self.as_postgres(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
     }
 
     fn url(&self) -> String {
@@ -409,7 +425,10 @@ async fn unavailable_in_time(request: reqwest::RequestBuilder, what: &str) {
         .unwrap_or_else(|_| panic!("{what}: no answer in 10 s"))
         .unwrap();
     let took = started.elapsed();
-    assert_eq!(response.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
     assert_error(response, 503, "ServiceUnavailable").await;
     assert!(took < Duration::from_secs(2), "{what} took {took:?}");
 }
@@ -430,13 +449,19 @@ async fn a_postgres_outage_is_503_within_two_seconds_and_heals_without_a_restart
     assert_eq!(grpc_health(&app).await, Some(ServingStatus::Serving));
 
     cluster.stop();
-    let took = eventually(Duration::from_secs(5), "gRPC health NOT_SERVING", || async {
-        grpc_health(&app).await == Some(ServingStatus::NotServing)
-    })
+    let took = eventually(
+        Duration::from_secs(5),
+        "gRPC health NOT_SERVING",
+        || async { grpc_health(&app).await == Some(ServingStatus::NotServing) },
+    )
     .await;
     assert!(took < Duration::from_secs(1), "NOT_SERVING after {took:?}");
 
-    unavailable_in_time(app.http.get(app.url("/v1/usage")).bearer_auth(&key), "API key").await;
+    unavailable_in_time(
+        app.http.get(app.url("/v1/usage")).bearer_auth(&key),
+        "API key",
+    )
+    .await;
     unavailable_in_time(app.http.get(app.url("/v1/usage")).bearer_auth(&jwt), "JWT").await;
     unavailable_in_time(
         app.http
@@ -469,9 +494,11 @@ async fn a_postgres_outage_is_503_within_two_seconds_and_heals_without_a_restart
     })
     .await;
     assert!(took < Duration::from_secs(5));
-    eventually(Duration::from_secs(5), "gRPC health SERVING again", || async {
-        grpc_health(&app).await == Some(ServingStatus::Serving)
-    })
+    eventually(
+        Duration::from_secs(5),
+        "gRPC health SERVING again",
+        || async { grpc_health(&app).await == Some(ServingStatus::Serving) },
+    )
     .await;
     assert_eq!(app.get("/v1/usage", Some(&jwt)).await.status(), 200);
 }
@@ -499,7 +526,11 @@ async fn a_write_lock_held_elsewhere_on_sqlite_is_503_not_500() {
         .await
         .unwrap();
     // Counting the key's request needs the write lock.
-    unavailable_in_time(app.http.get(app.url("/v1/usage")).bearer_auth(&key), "locked").await;
+    unavailable_in_time(
+        app.http.get(app.url("/v1/usage")).bearer_auth(&key),
+        "locked",
+    )
+    .await;
 
     lock.rollback().await.unwrap();
     assert_eq!(app.get("/v1/usage", Some(&key)).await.status(), 200);
@@ -618,7 +649,11 @@ async fn the_purge_removes_ended_sessions_stale_failures_and_old_usage_and_keeps
     let live = sign_in(&app, email).await;
     let recently_out = sign_in(&app, email).await;
     let response = app
-        .post("/v1/auth/sign-out", Some(&access(&recently_out)), &json!({}))
+        .post(
+            "/v1/auth/sign-out",
+            Some(&access(&recently_out)),
+            &json!({}),
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.get("/v1/usage", Some(&key)).await.status(), 200);
@@ -655,7 +690,9 @@ async fn the_purge_removes_ended_sessions_stale_failures_and_old_usage_and_keeps
     .await;
     assert!(old_tokens.is_empty(), "their refresh tokens purged");
     assert_eq!(
-        integers(app.db(), "SELECT auth_time FROM sessions").await.len(),
+        integers(app.db(), "SELECT auth_time FROM sessions")
+            .await
+            .len(),
         2,
         "the live session and the recently ended one are kept"
     );

@@ -8,6 +8,7 @@ mod foundation;
 mod hardening_connections;
 mod hardening_faults;
 mod hardening_floods;
+mod hardening_refresh;
 mod helpers;
 mod logs;
 mod metering;
