@@ -289,7 +289,7 @@ mod tests {
     use super::*;
     use crate::{
         auth::{HashingLimits, KeyRing, Lineage},
-        domain::clock::FakeClock,
+        domain::clock::{Clock, FakeClock},
     };
 
     const PASSWORD: &str = "correct horse battery";
@@ -299,7 +299,7 @@ mod tests {
         let url = format!("sqlite://{}/auth.db?mode=rwc", dir.path().display());
         let db = crate::store::connect(Some(&url)).await.unwrap();
         let clock = Arc::new(FakeClock::new(start));
-        let keys = KeyRing::load_or_create(db.clone(), start.timestamp())
+        let keys = KeyRing::load_or_create(db.clone(), clock.clone())
             .await
             .unwrap();
         let tokens = Arc::new(Tokens::new(

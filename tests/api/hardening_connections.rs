@@ -427,7 +427,9 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> Output {
 #[tokio::test]
 async fn bad_configuration_is_one_error_line_on_stderr_and_exit_code_1() {
     let listen = ["serve", "--listen", "127.0.0.1:0"];
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, String)> = vec![
+    // (arguments, environment, the expected error line)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, String);
+    let cases: Vec<Case> = vec![
         (
             listen.to_vec(),
             vec![("CLOUDSIGMA_CORS_ORIGINS", "*,https://app.example.com")],
