@@ -60,18 +60,9 @@ impl Rest {
     }
 
     pub async fn handle(&self, request: Request<AxumBody>) -> Response<AxumBody> {
-        let (route, vars) = match self.routes.lookup(request.method(), request.uri().path()) {
-            Lookup::Found(route, vars) => (route, vars),
-            Lookup::NotFound => {
-                return render_error(&error(ErrorCode::NotFound, "no such path"), None);
-            }
-            Lookup::WrongMethod(allowed) => {
-                let status = error(
-                    ErrorCode::MethodNotAllowed,
-                    "method not allowed on this path",
-                );
-                return render_error(&status, Some(allowed));
-            }
+        let (route, vars) = match find_route(&self.routes, request.method(), request.uri().path()) {
+            Ok(found) => found,
+            Err(response) => return response,
         };
         match self.call(route, vars, request).await {
             Ok(response) => response,
@@ -87,8 +78,7 @@ impl Rest {
     ) -> Result<Response<AxumBody>, Status> {
         let (parts, body) = request.into_parts();
         let body = read_body(body).await?;
-        let message = request_message(route, vars, parts.uri.query(), &body)
-            .map_err(|message| error(ErrorCode::ValidationError, message))?;
+        let message = decode_message(route, vars, parts.uri.query(), &body)?;
 
         let mut grpc_request = Request::builder()
             .method(Method::POST)
@@ -128,6 +118,54 @@ impl Rest {
             DynamicMessage::decode(route.rpc.output(), payload).map_err(|e| internal(&e))?;
         render_success(route, &message, &parts.headers)
     }
+}
+
+/// The route of a request, or the rendered 404 / 405 (with `Allow`).
+fn find_route<'a>(
+    routes: &'a Routes,
+    method: &Method,
+    path: &str,
+) -> Result<(&'a Route, Vec<(prost_reflect::FieldDescriptor, String)>), Response<AxumBody>> {
+    match routes.lookup(method, path) {
+        Lookup::Found(route, vars) => Ok((route, vars)),
+        Lookup::NotFound => Err(render_error(
+            &error(ErrorCode::NotFound, "no such path"),
+            None,
+        )),
+        Lookup::WrongMethod(allowed) => {
+            let status = error(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this path",
+            );
+            Err(render_error(&status, Some(allowed)))
+        }
+    }
+}
+
+fn decode_message(
+    route: &Route,
+    vars: Vec<(prost_reflect::FieldDescriptor, String)>,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<DynamicMessage, Status> {
+    request_message(route, vars, query, body)
+        .map_err(|message| error(ErrorCode::ValidationError, message))
+}
+
+/// The gRPC request (its path and message) that a REST request stands for: route matching,
+/// path variables, query string and proto3 JSON body, with no I/O. `Rest::handle` takes these
+/// same steps before calling the service; this entry point lets property tests and the fuzz
+/// target hold every input to "a request or a rendered 4xx, never a panic".
+pub fn transcode_request(
+    routes: &Routes,
+    method: &Method,
+    uri: &http::Uri,
+    body: &[u8],
+) -> Result<(String, DynamicMessage), Response<AxumBody>> {
+    let (route, vars) = find_route(routes, method, uri.path())?;
+    let message = decode_message(route, vars, uri.query(), body)
+        .map_err(|status| render_error(&status, None))?;
+    Ok((route.grpc_path.clone(), message))
 }
 
 async fn read_body(body: AxumBody) -> Result<Bytes, Status> {
@@ -274,6 +312,92 @@ fn copy_forwarded(from: &HeaderMap, to: &mut HeaderMap) {
     for name in FORWARDED_RESPONSE_HEADERS {
         if let Some(value) = from.get(name) {
             to.insert(HeaderName::from_static(name), value.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use futures_util::FutureExt;
+    use proptest::{collection::vec, prelude::*, sample::select};
+    use serde_json::{Map, Value};
+
+    use super::*;
+    use crate::descriptors;
+
+    /// Text a client might send, marked with `~`, a character no error message of ours uses:
+    /// an echo of any part of it would carry the mark.
+    fn marked() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9]{0,6}~[A-Za-z0-9~ @.]{0,12}"
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            marked().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            Just(Value::Null),
+            (marked(), marked()).prop_map(|(k, v)| json!({ k: v })),
+            vec(marked(), 0..3).prop_map(Value::from),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        let fields = [
+            "name",
+            "dailyLimit",
+            "daily_limit",
+            "email",
+            "password",
+            "refreshToken",
+            "global",
+            "prefix",
+        ];
+        prop_oneof![marked(), select(fields.to_vec()).prop_map(str::to_owned)]
+    }
+
+    proptest! {
+        #[test]
+        fn a_refused_rest_request_is_a_4xx_that_never_echoes_what_the_client_sent(
+            route in any::<prop::sample::Index>(),
+            members in vec((key(), value()), 0..4),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+            variable in marked(),
+        ) {
+            let routes = Routes::from_pool(&descriptors::pool()).unwrap();
+            let all: Vec<_> = routes.iter().collect();
+            let route = all[route.index(all.len())];
+            let mut body = Value::Object(members.into_iter().collect::<Map<_, _>>()).to_string();
+            if let Some(cut) = cut {
+                body.truncate(cut.index(body.len()));
+            }
+            let variable = percent_encoding::utf8_percent_encode(
+                &variable,
+                percent_encoding::NON_ALPHANUMERIC,
+            )
+            .to_string();
+            let path = route
+                .template
+                .split('/')
+                .map(|part| if part.starts_with('{') { variable.as_str() } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            let uri: http::Uri = path.parse().unwrap();
+
+            if let Err(response) = transcode_request(&routes, &route.method, &uri, body.as_bytes()) {
+                prop_assert!(response.status().is_client_error(), "{}", response.status());
+                let bytes = response
+                    .into_body()
+                    .collect()
+                    .now_or_never()
+                    .expect("an in-memory body")
+                    .unwrap()
+                    .to_bytes();
+                let envelope: Value = serde_json::from_slice(&bytes).unwrap();
+                prop_assert_eq!(&envelope["success"], &Value::Bool(false));
+                prop_assert!(!String::from_utf8_lossy(&bytes).contains('~'), "{envelope}");
+            }
         }
     }
 }
