@@ -195,7 +195,7 @@ fuzz_target!(|input: Input| {
 
     match transcode_request(&fx.routes, &method, &uri, &body) {
         Ok((grpc_path, message)) => accepted(fx, &grpc_path, &message),
-        Err(response) => refused(fx, response, &target, &body),
+        Err(response) => refused(fx, *response, &target, &body),
     }
 });
 

@@ -62,7 +62,7 @@ impl Rest {
     pub async fn handle(&self, request: Request<AxumBody>) -> Response<AxumBody> {
         let (route, vars) = match find_route(&self.routes, request.method(), request.uri().path()) {
             Ok(found) => found,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         match self.call(route, vars, request).await {
             Ok(response) => response,
@@ -120,24 +120,28 @@ impl Rest {
     }
 }
 
-/// The route of a request, or the rendered 404 / 405 (with `Allow`).
+/// The values of a route's path variables.
+type PathVars = Vec<(prost_reflect::FieldDescriptor, String)>;
+
+/// The route of a request, or the rendered 404 / 405 (with `Allow`), boxed: a refusal is the
+/// rare path and should not make every answer carry a whole response.
 fn find_route<'a>(
     routes: &'a Routes,
     method: &Method,
     path: &str,
-) -> Result<(&'a Route, Vec<(prost_reflect::FieldDescriptor, String)>), Response<AxumBody>> {
+) -> Result<(&'a Route, PathVars), Box<Response<AxumBody>>> {
     match routes.lookup(method, path) {
         Lookup::Found(route, vars) => Ok((route, vars)),
-        Lookup::NotFound => Err(render_error(
+        Lookup::NotFound => Err(Box::new(render_error(
             &error(ErrorCode::NotFound, "no such path"),
             None,
-        )),
+        ))),
         Lookup::WrongMethod(allowed) => {
             let status = error(
                 ErrorCode::MethodNotAllowed,
                 "method not allowed on this path",
             );
-            Err(render_error(&status, Some(allowed)))
+            Err(Box::new(render_error(&status, Some(allowed))))
         }
     }
 }
@@ -161,10 +165,10 @@ pub fn transcode_request(
     method: &Method,
     uri: &http::Uri,
     body: &[u8],
-) -> Result<(String, DynamicMessage), Response<AxumBody>> {
+) -> Result<(String, DynamicMessage), Box<Response<AxumBody>>> {
     let (route, vars) = find_route(routes, method, uri.path())?;
     let message = decode_message(route, vars, uri.query(), body)
-        .map_err(|status| render_error(&status, None))?;
+        .map_err(|status| Box::new(render_error(&status, None)))?;
     Ok((route.grpc_path.clone(), message))
 }
 
