@@ -56,12 +56,11 @@ fn fixture() -> &'static Fixture {
         let url = format!("sqlite://{}/keys.db?mode=rwc", dir.path().display());
         let (tokens, kid, key) = runtime.block_on(async {
             let db = store::connect(Some(&url)).await.expect("database");
-            let ring = KeyRing::load_or_create(db, now).await.expect("key ring");
-            let tokens = Tokens::new(
-                ISSUER.to_owned(),
-                Arc::new(ring),
-                Arc::new(FakeClock::new(start)),
-            );
+            let clock = Arc::new(FakeClock::new(start));
+            let ring = KeyRing::load_or_create(db, clock.clone())
+                .await
+                .expect("key ring");
+            let tokens = Tokens::new(ISSUER.to_owned(), Arc::new(ring), clock);
             let (kid, key) = tokens.keys().signing_key(now).await.expect("signing key");
             (tokens, kid, key)
         });

@@ -5,6 +5,7 @@
 mod api_keys;
 mod auth;
 mod foundation;
+mod fuzzing;
 mod hardening_connections;
 mod hardening_faults;
 mod hardening_floods;
