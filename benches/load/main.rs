@@ -81,7 +81,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let command = std::iter::once("cargo bench --bench load --".to_owned())
+    // `cargo test --bench load -- …` runs the harness against a debug build: say so.
+    let cargo = if cfg!(debug_assertions) {
+        "cargo test --bench load -- (debug build, numbers not representative)"
+    } else {
+        "cargo bench --bench load --"
+    };
+    let command = std::iter::once(cargo.to_owned())
         .chain(
             args.iter()
                 .skip(1)
