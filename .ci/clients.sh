@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 addr="127.0.0.1:$port"
-export CLOUDSIGMA_SERVICE_TOKEN="ci-service-token"
+export CLOUDSIGMA_SERVICE_TOKEN="ci-service-token-0123456789abcdef"
 export DATABASE_URL="sqlite://$work/auth.db?mode=rwc"
 CLOUDSIGMA_LISTEN="$addr" ./target/debug/cloudsigma-auth serve >"$work/server.log" 2>&1 &
 server=$!

@@ -1,9 +1,15 @@
 //! Command line and environment: every flag has an environment variable (CONTRACT §1).
 //! Parsing happens here once; the rest of the crate receives typed values.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    str::FromStr,
+    time::Duration,
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
 use secrecy::SecretString;
 
 use crate::domain::tier::Tier;
@@ -92,7 +98,7 @@ pub struct Config {
 
     /// sqlite://… or postgres://…; default: an SQLite file under ./data/.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
 
     /// `iss` of every issued token; default http://<listen address>.
     #[arg(long, env = "CLOUDSIGMA_ISSUER", global = true)]
@@ -153,14 +159,15 @@ pub struct Config {
     )]
     pub auth_rate_per_minute_per_address: u32,
 
-    /// Comma-separated proxy addresses whose last X-Forwarded-For entry is trusted.
+    /// Comma-separated proxy addresses or CIDR ranges (10.0.0.0/8, fd00::/8) whose
+    /// X-Forwarded-For entries are trusted.
     #[arg(
         long,
         env = "CLOUDSIGMA_TRUSTED_PROXIES",
         value_delimiter = ',',
         global = true
     )]
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<TrustedProxy>,
 
     /// Highest daily limit of an API key on the pro tier.
     #[arg(
@@ -198,6 +205,191 @@ pub struct Config {
         global = true
     )]
     pub log_format: LogFormat,
+
+    /// Time a client has to send its request line and headers, on a new connection and on an
+    /// idle HTTP/1.1 keep-alive connection (which is closed when it runs out), e.g. 10s, 500ms.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HEADER_READ_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub header_read_timeout: Duration,
+
+    /// Time a client has to send a whole request body once its headers arrived.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_BODY_READ_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub body_read_timeout: Duration,
+
+    /// Open connections at most; a connection over it is closed at once.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub max_connections: u32,
+
+    /// Interval of the HTTP/2 keep-alive pings sent to a connection that is quiet.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HTTP2_KEEPALIVE_INTERVAL",
+        default_value = "60s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub http2_keepalive_interval: Duration,
+
+    /// Time to answer an HTTP/2 keep-alive ping before the connection is closed.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HTTP2_KEEPALIVE_TIMEOUT",
+        default_value = "20s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub http2_keepalive_timeout: Duration,
+
+    /// Concurrent streams (requests) on one HTTP/2 connection at most.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HTTP2_MAX_CONCURRENT_STREAMS",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub http2_max_concurrent_streams: u32,
+
+    /// On SIGINT/SIGTERM, time given to in-flight requests before the process exits anyway.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_DRAIN_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub drain_timeout: Duration,
+
+    /// Longest wait for a database connection, in milliseconds; past it a request answers 503.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 1_500,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub database_acquire_timeout_ms: u64,
+
+    /// Longest run of one SQL statement on PostgreSQL, in milliseconds (0: no limit).
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_DATABASE_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub database_statement_timeout_ms: u64,
+
+    /// Seconds between two purges of expired sessions, refresh tokens, sign-in failures and old
+    /// key usage.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_PURGE_INTERVAL_SECS",
+        default_value_t = 3_600,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub purge_interval_secs: u64,
+
+    /// Days an ended (expired or revoked) session and its refresh tokens are kept.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_SESSION_RETENTION_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub session_retention_days: u32,
+
+    /// Days a sign-in failure record is kept after its last failure and lock.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_SIGN_IN_FAILURE_RETENTION_DAYS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub sign_in_failure_retention_days: u32,
+
+    /// Days of daily API-key usage kept (400: a year of history stays).
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_USAGE_RETENTION_DAYS",
+        default_value_t = 400,
+        global = true
+    )]
+    pub usage_retention_days: u32,
+    /// IPv6 clients are limited per prefix of this length (one subscriber usually holds a
+    /// whole /64); IPv4 clients per address.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_IPV6_PREFIX_LENGTH",
+        default_value_t = crate::domain::client_address::DEFAULT_IPV6_PREFIX_LENGTH,
+        value_parser = clap::value_parser!(u8).range(1..=128),
+        global = true
+    )]
+    pub ipv6_prefix_length: u8,
+
+    /// Failed credential checks (unknown API key, bad or expired token) a client address may
+    /// make at once before every credential from it is refused with 429.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_FAILED_AUTH_BURST_PER_ADDRESS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub failed_auth_burst_per_address: u32,
+
+    /// Failed credential checks per minute per client address, sustained.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_FAILED_AUTH_RATE_PER_MINUTE_PER_ADDRESS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub failed_auth_rate_per_minute_per_address: u32,
+    /// Seconds during which a rotated refresh token still gets its (same) successor; later it
+    /// revokes the session. 0 to 10.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_REFRESH_GRACE_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(0..=10),
+        global = true
+    )]
+    pub refresh_grace_seconds: u64,
+
+    /// Sign-ins and sign-ups that may wait for password hashing; past it they get 503 at once.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HASHING_QUEUE_LENGTH",
+        default_value_t = 64,
+        global = true
+    )]
+    pub hashing_queue_length: usize,
+
+    /// Longest wait for password hashing, in milliseconds; past it the answer is 503.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_HASHING_QUEUE_WAIT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub hashing_queue_wait_ms: u64,
 }
 
 impl Config {
@@ -205,7 +397,7 @@ impl Config {
     pub fn with_defaults(listen: SocketAddr, database_url: &str) -> Self {
         let mut config = Cli::parse_from(["cloudsigma-auth"]).config;
         config.listen = listen;
-        config.database_url = Some(database_url.to_owned());
+        config.database_url = Some(DatabaseUrl(database_url.to_owned()));
         config
     }
 
@@ -213,5 +405,181 @@ impl Config {
         self.issuer
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
+/// A database URL whose `Debug` hides the password, so printing the configuration is safe.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A password hides in the user info (`user:password@`) or in a `password=` parameter;
+        // both are replaced, the rest (host, database) helps when reading a configuration dump.
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return f.write_str("\"[REDACTED]\"");
+        };
+        let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let authority_end = before_query.find('/').unwrap_or(before_query.len());
+        let (authority, path) = before_query.split_at(authority_end);
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{user}:[REDACTED]@{host}")
+            }
+            None => authority.to_owned(),
+        };
+        let query = if query.to_ascii_lowercase().contains("password") {
+            "?[REDACTED]".to_owned()
+        } else if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        write!(f, "\"{scheme}://{authority}{path}{query}\"")
+    }
+}
+
+/// A proxy whose `X-Forwarded-For` entries are believed: one address or a CIDR range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(IpNet);
+
+impl TrustedProxy {
+    /// Whether `address` is this proxy; an IPv4-mapped IPv6 address (what a `[::]` listener
+    /// reports for an IPv4 peer) counts as its IPv4 address.
+    pub fn contains(&self, address: IpAddr) -> bool {
+        self.0.contains(&address.to_canonical())
+    }
+}
+
+impl FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let raw = raw.trim();
+        let net = match raw.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => raw
+                .parse::<IpAddr>()
+                .map(IpNet::from)
+                .map_err(|_| format!("{raw:?} is neither an IP address nor a CIDR range"))?,
+        };
+        // 10.1.2.3/8 is refused rather than silently widened to 10.0.0.0/8.
+        if net.trunc() != net {
+            return Err(format!(
+                "{raw:?} has host bits set; did you mean {}?",
+                net.trunc()
+            ));
+        }
+        let net = match net {
+            IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+                Some(v4) if v6.prefix_len() >= 96 => IpNet::V4(
+                    ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_err(|e| e.to_string())?,
+                ),
+                _ => net,
+            },
+            IpNet::V4(_) => net,
+        };
+        Ok(Self(net))
+    }
+}
+
+/// A duration such as `10s`, `500ms` or `2m`; a bare number is seconds. Zero is refused: every
+/// duration here is a timeout or an interval.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| "expected a duration such as 10s, 500ms or 2m".to_owned())?;
+    let duration = match unit.trim() {
+        "ms" => Duration::from_millis(number),
+        "" | "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        _ => return Err("expected a duration such as 10s, 500ms or 2m".to_owned()),
+    };
+    if duration.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_database_url_hides_its_password() {
+        let url: DatabaseUrl = "postgres://app:hunter2@db.internal:5432/auth?sslmode=require"
+            .parse()
+            .unwrap();
+        let shown = format!("{url:?}");
+        assert_eq!(
+            shown,
+            "\"postgres://app:[REDACTED]@db.internal:5432/auth?sslmode=require\""
+        );
+        let sqlite: DatabaseUrl = "sqlite://./data/x.db?mode=rwc".parse().unwrap();
+        assert_eq!(format!("{sqlite:?}"), "\"sqlite://./data/x.db?mode=rwc\"");
+        let query: DatabaseUrl = "postgres://db/auth?user=app&password=hunter2"
+            .parse()
+            .unwrap();
+        assert_eq!(format!("{query:?}"), "\"postgres://db/auth?[REDACTED]\"");
+    }
+
+    #[test]
+    fn debug_of_the_configuration_shows_no_secret() {
+        let mut config = Config::with_defaults(
+            "127.0.0.1:0".parse().unwrap(),
+            "postgres://app:hunter2@db/auth",
+        );
+        config.service_token = Some("a-service-token-of-at-least-32-chars".to_owned().into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("a-service-token"), "{shown}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let range: TrustedProxy = "10.0.0.0/8".parse().unwrap();
+        assert!(range.contains("10.1.2.3".parse().unwrap()));
+        assert!(range.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!range.contains("11.0.0.1".parse().unwrap()));
+        let single: TrustedProxy = "127.0.0.1".parse().unwrap();
+        assert!(single.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!single.contains("127.0.0.2".parse().unwrap()));
+        let mapped: TrustedProxy = "::ffff:192.168.0.0/112".parse().unwrap();
+        assert!(mapped.contains("192.168.7.7".parse().unwrap()));
+        let v6: TrustedProxy = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!("10.1.2.3/8".parse::<TrustedProxy>().is_err());
+        assert!("proxy.internal".parse::<TrustedProxy>().is_err());
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
     }
 }

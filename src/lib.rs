@@ -14,6 +14,7 @@ pub mod domain;
 pub mod grpc;
 pub mod quota;
 pub mod rest;
+pub mod retention;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, error::ErrorKind};
 use cloudsigma_auth::{
     cli,
     config::{Cli, Command},
@@ -9,7 +9,30 @@ use cloudsigma_auth::{
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            err.exit()
+        }
+        Err(err) if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{err}");
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            // Bad configuration is one line, like every other start-up failure; clap's usage
+            // text after it would bury the reason.
+            let text = err.to_string();
+            let reason = text.lines().next().unwrap_or("invalid arguments");
+            let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+            eprintln!("error: {reason}");
+            return ExitCode::FAILURE;
+        }
+    };
     telemetry::init(cli.config.log_format);
     let command = cli.command.unwrap_or(Command::Serve);
     match cli::run(cli.config, command).await {

@@ -1,33 +1,34 @@
 //! Builds the application: database, state, the gRPC services behind the authentication layer,
 //! the REST transcoder, gRPC-web, reflection and health, all on one listener.
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-    time::Duration,
-};
+mod serve;
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, body::Body as AxumBody};
 use http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
+pub use serve::ConnectionLimits;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn, util::BoxCloneSyncService};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    timeout::RequestBodyDeadlineLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 
 use crate::{
     api_keys::ApiKeys,
-    auth::{Accounts, AuthError, KeyRing, PasswordHasher, Tokens},
+    auth::{
+        Accounts, AuthError, HashingLimits, KeyRing, Lineage, PasswordHasher, RefreshRules, Tokens,
+    },
     authn::{AuthLayer, Gate},
     config::Config,
     descriptors,
     domain::api_key::DailyLimitCeilings,
+    domain::client_address::AddressBucket,
     domain::clock::{SharedClock, SystemClock},
     grpc::{
         api_keys::ApiKeyApi,
@@ -43,8 +44,9 @@ use crate::{
             health_service_server::HealthServiceServer, usage_service_server::UsageServiceServer,
         },
     },
-    quota::{DailyMeter, KeyedLimiter, Usage},
+    quota::{DailyMeter, FailureLimiter, KeyedLimiter, Usage},
     rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
+    retention::{PurgeTask, Purger, Retention},
     store,
 };
 
@@ -56,12 +58,20 @@ pub enum StartupError {
     Listen(SocketAddr, std::io::Error),
     #[error("CLOUDSIGMA_CORS_ORIGINS has an invalid origin")]
     CorsOrigin,
+    #[error("CLOUDSIGMA_CORS_ORIGINS: \"*\" (any origin) cannot be combined with other origins")]
+    CorsWildcardMixed,
+    #[error(
+        "CLOUDSIGMA_SERVICE_TOKEN is too short: use at least {MIN_SERVICE_TOKEN_CHARS} characters (e.g. openssl rand -hex 32)"
+    )]
+    ShortServiceToken,
     #[error("the API description is inconsistent: {0}")]
     Descriptors(String),
     #[error("CLOUDSIGMA_SERVICE_TOKEN is set but empty; unset it to disable internal RPCs")]
     EmptyServiceToken,
     #[error("cannot load the signing keys: {0}")]
     Keys(#[from] AuthError),
+    #[error("cannot load the refresh-token secret: {0}")]
+    LineageSecret(AuthError),
 }
 
 /// What tests may replace; production uses the defaults.
@@ -78,11 +88,17 @@ impl Default for Dependencies {
     }
 }
 
+/// Shortest accepted service token: a shared secret short enough to guess is no secret.
+pub const MIN_SERVICE_TOKEN_CHARS: usize = 32;
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     db: DatabaseConnection,
     background: Vec<JoinHandle<()>>,
+    purge: PurgeTask,
+    key_ring: Arc<KeyRing>,
 }
 
 impl Application {
@@ -94,19 +110,30 @@ impl Application {
         {
             return Err(StartupError::EmptyServiceToken);
         }
-        let db = store::connect(config.database_url.as_deref()).await?;
+        if config
+            .service_token
+            .as_ref()
+            .is_some_and(|token| token.expose_secret().chars().count() < MIN_SERVICE_TOKEN_CHARS)
+        {
+            return Err(StartupError::ShortServiceToken);
+        }
+        let cors = cors(&config.cors_origins)?;
+        // The port first: a port in use is reported before the database is touched (and before
+        // migrations run against it).
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartupError::Listen(config.listen, e))?;
+        let db =
+            store::connect_with(config.database_url.as_deref(), database_timeouts(&config)).await?;
         let clock = deps.clock;
         let bound = listener
             .local_addr()
             .map_err(|e| StartupError::Listen(config.listen, e))?;
 
-        let keys = KeyRing::load_or_create(db.clone(), clock.now().timestamp()).await?;
+        let key_ring = Arc::new(KeyRing::load_or_create(db.clone(), clock.clone()).await?);
         let tokens = Arc::new(Tokens::new(
             config.issuer(bound),
-            Arc::new(keys),
+            key_ring.clone(),
             clock.clone(),
         ));
         // Hashing takes every core but one: a burst of sign-ins queues instead of starving the
@@ -114,11 +141,23 @@ impl Application {
         let hashing_threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get().saturating_sub(1))
             .max(1);
+        let hasher = PasswordHasher::new(HashingLimits {
+            concurrency: hashing_threads,
+            queue_length: config.hashing_queue_length,
+            max_wait: Duration::from_millis(config.hashing_queue_wait_ms),
+        });
+        let lineage = Lineage::load_or_create(&db, clock.now().timestamp())
+            .await
+            .map_err(StartupError::LineageSecret)?;
         let accounts = Arc::new(Accounts::new(
             db.clone(),
             clock.clone(),
-            Arc::new(PasswordHasher::new(hashing_threads)),
+            Arc::new(hasher),
             tokens,
+            RefreshRules {
+                lineage,
+                grace: Duration::from_secs(config.refresh_grace_seconds),
+            },
         ));
 
         let keys = Arc::new(ApiKeys::new(
@@ -137,6 +176,13 @@ impl Application {
             clock.clone(),
         ));
 
+        let failed_auth = Arc::new(FailureLimiter::new(
+            config.failed_auth_burst_per_address,
+            config.failed_auth_rate_per_minute_per_address,
+            Duration::from_secs(60),
+            clock.clone(),
+        ));
+
         let pool = descriptors::pool();
         let gate = Arc::new(Gate {
             rules: descriptors::access_rules(&pool),
@@ -145,6 +191,8 @@ impl Application {
             keys: keys.clone(),
             meter: Arc::new(DailyMeter::new(db.clone(), clock.clone())),
             per_account: per_account.clone(),
+            failed_auth: failed_auth.clone(),
+            ipv6_prefix_length: config.ipv6_prefix_length,
         });
         let per_address = Arc::new(KeyedLimiter::new(
             config.auth_burst_per_address,
@@ -166,7 +214,19 @@ impl Application {
                 service_names,
             )),
             tokio::spawn(shrink_limiters(per_address.clone(), per_account)),
+            tokio::spawn(shrink_failure_limiter(failed_auth)),
         ];
+
+        let purger = Arc::new(Purger::new(
+            db.clone(),
+            clock.clone(),
+            Retention {
+                sessions_days: config.session_retention_days,
+                sign_in_failures_days: config.sign_in_failure_retention_days,
+                usage_days: config.usage_retention_days,
+            },
+        ));
+        let purge = purger.start(Duration::from_secs(config.purge_interval_secs));
 
         let reflection = || {
             tonic_reflection::server::Builder::configure()
@@ -207,7 +267,10 @@ impl Application {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-        let grpc: GrpcStack = BoxCloneSyncService::new(AuthLayer::new(gate).layer(routes));
+        let grpc: GrpcStack = BoxCloneSyncService::new(
+            AuthLayer::new(gate, ClientAddresses::new(config.trusted_proxies.clone()))
+                .layer(routes),
+        );
 
         let rest_routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
         let rest = Rest::new(rest_routes, grpc.clone());
@@ -228,6 +291,7 @@ impl Application {
 
         let router = Router::new().fallback_service(dispatch).layer(
             ServiceBuilder::new()
+                .map_request(drop_unsafe_request_id::<AxumBody>)
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
                 .layer(
                     TraceLayer::new_for_http()
@@ -235,14 +299,20 @@ impl Application {
                         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-                .layer(cors(&config.cors_origins)?),
+                .layer(cors)
+                // A whole-body deadline, not an idle timer: a client trickling a byte at a
+                // time cannot hold a request open either.
+                .layer(RequestBodyDeadlineLayer::new(config.body_read_timeout)),
         );
 
         Ok(Self {
             listener,
             router,
+            limits: ConnectionLimits::from_config(&config),
             db,
             background,
+            purge,
+            key_ring,
         })
     }
 
@@ -257,29 +327,30 @@ impl Application {
         &self.db
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    /// The signing key ring, for tests that count its reloads.
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        self.key_ring.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
+    /// finish for at most the drain timeout.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(address = %self.local_addr(), "listening");
-        let result = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result = serve::serve(self.listener, self.router, self.limits, shutdown).await;
         for task in self.background {
             task.abort();
         }
+        self.purge.stop().await;
         result
     }
 }
 
 /// Forgets limiter state of idle keys once a minute, so memory follows active clients only.
 async fn shrink_limiters(
-    per_address: Arc<KeyedLimiter<IpAddr>>,
+    per_address: Arc<KeyedLimiter<AddressBucket>>,
     per_account: Arc<KeyedLimiter<String>>,
 ) {
     loop {
@@ -289,11 +360,50 @@ async fn shrink_limiters(
     }
 }
 
+fn database_timeouts(config: &Config) -> store::Timeouts {
+    store::Timeouts {
+        acquire: Duration::from_millis(config.database_acquire_timeout_ms),
+        statement: (config.database_statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(config.database_statement_timeout_ms)),
+    }
+}
+
+/// Forgets failure counts of quiet addresses and blocks that are over, once a minute.
+async fn shrink_failure_limiter(failed_auth: Arc<FailureLimiter<AddressBucket>>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        failed_auth.shrink();
+    }
+}
+
 fn clamp_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A request id from the client is kept only when it is short and plain, so it cannot forge
+/// log fields or carry a payload into every log line of the request; otherwise a fresh one is
+/// made.
+fn drop_unsafe_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let safe = request
+        .headers()
+        .get_all(&REQUEST_ID)
+        .iter()
+        .map(|value| is_safe_request_id(value.as_bytes()))
+        .collect::<Vec<_>>();
+    if safe != [true] {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
+}
+
+fn is_safe_request_id(value: &[u8]) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
 
 #[derive(Clone, Copy)]
 struct NewRequestId;
@@ -314,11 +424,18 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    // Client text: the log writer escapes control characters in it (see telemetry).
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
     tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = %request_id,
+        user_agent = %user_agent,
     )
 }
 
@@ -331,13 +448,27 @@ fn is_grpc<B>(request: &Request<B>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
+/// `*` alone allows any origin: requests carry their credential in `Authorization`, never in a
+/// cookie, so a foreign page can use only a token it already holds.
 fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
-    let origins = origins
+    let origins: Vec<&str> = origins
         .iter()
         .map(|o| o.trim())
         .filter(|o| !o.is_empty())
-        .map(|o| HeaderValue::from_str(o).map_err(|_| StartupError::CorsOrigin))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
+    let allow_origin = if origins.contains(&"*") {
+        if origins.len() > 1 {
+            return Err(StartupError::CorsWildcardMixed);
+        }
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .into_iter()
+                .map(|o| HeaderValue::from_str(o).map_err(|_| StartupError::CorsOrigin))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
     let exposed = [
         "grpc-status",
         "grpc-message",
@@ -361,7 +492,7 @@ fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
     ]
     .map(HeaderName::from_static);
     Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(allow_origin)
         .allow_methods([
             Method::GET,
             Method::POST,
@@ -372,4 +503,28 @@ fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
         .allow_headers(allowed_headers)
         .expose_headers(exposed)
         .max_age(Duration::from_secs(600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_plain_request_ids_are_safe() {
+        assert!(is_safe_request_id(b"req-1.2_3"));
+        assert!(is_safe_request_id(&[b'a'; 64]));
+        assert!(!is_safe_request_id(&[b'a'; 65]));
+        assert!(!is_safe_request_id(b""));
+        assert!(!is_safe_request_id(b"a path=/health method=DELETE"));
+        assert!(!is_safe_request_id("caf\u{e9}".as_bytes()));
+    }
+
+    #[test]
+    fn a_wildcard_origin_cannot_be_mixed_with_others() {
+        assert!(cors(&["*".to_owned()]).is_ok());
+        assert!(matches!(
+            cors(&["*".to_owned(), "https://a.example".to_owned()]),
+            Err(StartupError::CorsWildcardMixed)
+        ));
+    }
 }

@@ -9,6 +9,8 @@ mod m20261126_000002_monthly_usage;
 mod m20261126_000003_api_keys;
 mod m20261126_000004_usage_last_grant;
 mod m20261126_000005_enterprise_rule_allowance;
+mod m20261127_000006_sign_in_failure_time;
+mod m20261127_000007_refresh_lineage;
 
 pub struct Migrator;
 
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_api_keys::Migration),
             Box::new(m20261126_000004_usage_last_grant::Migration),
             Box::new(m20261126_000005_enterprise_rule_allowance::Migration),
+            Box::new(m20261127_000006_sign_in_failure_time::Migration),
+            Box::new(m20261127_000007_refresh_lineage::Migration),
         ]
     }
 }

@@ -54,6 +54,12 @@ pub struct CreatedKey {
 const KEY_CACHE_TTL_MS: i64 = 500;
 /// Entries kept before expired ones are swept.
 const KEY_CACHE_SWEEP_AT: usize = 10_000;
+/// How long a digest that matched no live key is answered from memory. A digest cannot turn
+/// into a live key (keys are 256 random bits drawn at creation, and revocation is final), so the
+/// time bounds memory, not correctness; a few seconds absorb a flood of one stolen or made-up key.
+const MISS_CACHE_TTL_MS: i64 = 5_000;
+/// Unknown digests remembered at most; past it the expired ones go, then all of them.
+const MISS_CACHE_MAX: usize = 10_000;
 /// `last_used_at` is written at most this often per key (the contract asks for a minute).
 const LAST_USED_RESOLUTION_SECS: i64 = 60;
 
@@ -69,6 +75,8 @@ pub struct ApiKeys {
     ceilings: DailyLimitCeilings,
     /// Live keys by digest.
     cache: Mutex<HashMap<String, CachedKey>>,
+    /// Digests that matched no live key, with when they were looked up.
+    misses: Mutex<HashMap<String, DateTime<Utc>>>,
     /// When this instance last wrote `last_used_at`, by key id.
     last_written: Mutex<HashMap<i64, i64>>,
 }
@@ -80,12 +88,35 @@ impl ApiKeys {
             clock,
             ceilings,
             cache: Mutex::default(),
+            misses: Mutex::default(),
             last_written: Mutex::default(),
         }
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedKey>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn misses(&self) -> std::sync::MutexGuard<'_, HashMap<String, DateTime<Utc>>> {
+        self.misses.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `digest` matched no live key a moment ago.
+    fn recently_missed(&self, digest: &str, now: DateTime<Utc>) -> bool {
+        self.misses()
+            .get(digest)
+            .is_some_and(|at| (now - *at).num_milliseconds() < MISS_CACHE_TTL_MS)
+    }
+
+    fn remember_miss(&self, digest: String, now: DateTime<Utc>) {
+        let mut misses = self.misses();
+        if misses.len() >= MISS_CACHE_MAX {
+            misses.retain(|_, at| (now - *at).num_milliseconds() < MISS_CACHE_TTL_MS);
+            if misses.len() >= MISS_CACHE_MAX {
+                misses.clear();
+            }
+        }
+        misses.insert(digest, now);
     }
 
     /// Forgets this instance's copy of a key after it changed.
@@ -159,6 +190,9 @@ impl ApiKeys {
         {
             return Ok(Some((cached.key.clone(), cached.owner.clone())));
         }
+        if self.recently_missed(&digest, now) {
+            return Ok(None);
+        }
         let found = store::find_by_digest(&self.db, &digest)
             .await?
             .filter(|(key, _)| {
@@ -182,6 +216,8 @@ impl ApiKeys {
             }
             None => {
                 cache.remove(&digest);
+                drop(cache);
+                self.remember_miss(digest, now);
             }
         }
         Ok(found)

@@ -1,30 +1,27 @@
 //! Sign-up, sign-in with lockout, refresh with rotation and reuse detection, sign-out, and the
 //! session check behind every bearer JWT.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::DatabaseConnection;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
     AuthError, PasswordHasher, Tokens,
+    refresh::{self, RefreshRules},
     tokens::{AccessClaims, Subject, TOKEN_LIFETIME_SECS},
+    turns::Turns,
 };
 use crate::{
     domain::{clock::SharedClock, email::Email, password::Password, tier::Tier},
     store::{
         entities::sessions,
-        users::{self as store, InsertUserError, UserRow},
+        users::{self as store, InsertUserError, Rotation, UserRow},
     },
 };
 
 /// Absolute lifetime of a sign-in session's refresh tokens.
 const REFRESH_LIFETIME_SECS: i64 = 30 * 24 * 3600;
-/// A rotated refresh token presented again within this many seconds is a concurrent refresh
-/// (two tabs), not a replay.
-const REUSE_GRACE_SECS: i64 = 5;
 /// Consecutive failures that start the lockout.
 const LOCKOUT_AFTER: i32 = 5;
 /// The lockout doubles from 1 s up to this.
@@ -56,57 +53,7 @@ pub struct Accounts {
     hasher: Arc<PasswordHasher>,
     tokens: Arc<Tokens>,
     email_turns: Turns,
-}
-
-/// One async lock per key, created on demand and dropped when nobody waits for it.
-#[derive(Default)]
-struct Turns {
-    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-struct Turn<'a> {
-    turns: &'a Turns,
-    key: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Turns {
-    async fn turn(&self, key: &str) -> Turn<'_> {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-            locks.entry(key.to_owned()).or_default().clone()
-        };
-        Turn {
-            turns: self,
-            key: key.to_owned(),
-            guard: Some(lock.lock_owned().await),
-        }
-    }
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        self.guard.take();
-        let mut locks = self.turns.locks.lock().unwrap_or_else(|e| e.into_inner());
-        if locks
-            .get(&self.key)
-            .is_some_and(|lock| Arc::strong_count(lock) == 1)
-        {
-            locks.remove(&self.key);
-        }
-    }
-}
-
-fn new_refresh_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let digest = digest(&token);
-    (token, digest)
-}
-
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    refresh: RefreshRules,
 }
 
 /// Lock duration after `failures` consecutive failures: 0 below the threshold, then 1 s
@@ -127,6 +74,7 @@ impl Accounts {
         clock: SharedClock,
         hasher: Arc<PasswordHasher>,
         tokens: Arc<Tokens>,
+        refresh: RefreshRules,
     ) -> Self {
         Self {
             db,
@@ -134,6 +82,7 @@ impl Accounts {
             hasher,
             tokens,
             email_turns: Turns::default(),
+            refresh,
         }
     }
 
@@ -144,13 +93,16 @@ impl Accounts {
     pub async fn sign_up(&self, email: &str, password: String) -> Result<NewUser, AuthError> {
         let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
         let password = Password::parse(password).map_err(|_| AuthError::InvalidPassword)?;
+        // The place in the hashing queue comes first: when the queue is full, the answer is
+        // immediate and costs no database work.
+        let admission = self.hasher.admit()?;
         if store::find_by_email(&self.db, email.as_str())
             .await?
             .is_some()
         {
             return Err(AuthError::EmailTaken);
         }
-        let password_hash = self.hasher.hash(password).await?;
+        let password_hash = admission.hash(password).await?;
         let user = UserRow {
             id: Uuid::new_v4().to_string(),
             email: email.into_string(),
@@ -179,9 +131,13 @@ impl Accounts {
         // A password of impossible length cannot match; it still goes through the same path
         // (and the same hashing time) as a wrong one.
         let password = Password::parse(password).ok();
+        let admission = self.hasher.admit()?;
         // Attempts for one email take turns on this instance, so parallel guesses meet the
         // lock as soon as the fifth failure is recorded instead of all racing past the check.
-        let _turn = self.email_turns.turn(email.as_str()).await;
+        // The wait for a turn counts against the same bound as the wait for hashing.
+        let _turn = admission
+            .within(self.email_turns.turn(email.as_str()))
+            .await?;
         let now = self.now();
         if let Some(failures) = store::sign_in_failures(&self.db, email.as_str()).await?
             && failures.locked_until > now
@@ -195,13 +151,16 @@ impl Accounts {
         let matched = match password {
             Some(password) => {
                 let stored = user.as_ref().map(|u| u.password_hash.clone());
-                self.hasher.verify(password, stored).await
+                admission.verify(password, stored).await?
             }
             None => {
                 let filler = Password::parse("x".repeat(16)).map_err(|_| AuthError::Hashing)?;
-                self.hasher.verify(filler, None).await
+                admission.verify(filler, None).await?
             }
         };
+        // The check may have waited for its turn at hashing; a lock it sets runs from now, not
+        // from when the attempt arrived (else under load it could be over when written).
+        let now = self.now();
         let (Some(user), true) = (user, matched) else {
             store::record_sign_in_failure(&self.db, email.as_str(), now, lockout_secs).await?;
             return Err(AuthError::BadCredentials);
@@ -215,37 +174,51 @@ impl Accounts {
             expires_at: now + REFRESH_LIFETIME_SECS,
             revoked_at: None,
         };
-        let (refresh_token, refresh_digest) = new_refresh_token();
+        let (refresh_token, refresh_digest) = refresh::first_token();
         store::create_session(&self.db, session.clone(), refresh_digest).await?;
         self.token_set(&user, &session, refresh_token).await
     }
 
+    /// Exchanges a refresh token for new tokens of its session. Every exchange of one token
+    /// (concurrent, retried, or replayed within the grace period) gets the same successor, so
+    /// a session never has more than one live refresh token; a rotated token presented after
+    /// the grace period revokes the session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, AuthError> {
         let now = self.now();
         if refresh_token.is_empty() || refresh_token.len() > 128 {
             return Err(AuthError::InvalidRefreshToken);
         }
-        let old_digest = digest(refresh_token);
-        let (token, session) = store::find_refresh_token(&self.db, &old_digest)
+        let parent_digest = refresh::digest(refresh_token);
+        let (_, session) = store::find_refresh_token(&self.db, &parent_digest)
             .await?
             .ok_or(AuthError::InvalidRefreshToken)?;
         if session.revoked_at.is_some() || session.expires_at <= now {
             return Err(AuthError::InvalidRefreshToken);
         }
-        if let Some(rotated_at) = token.rotated_at
-            && now - rotated_at > REUSE_GRACE_SECS
-        {
-            // A replayed refresh token: whoever holds it, the session is no longer trusted.
-            store::revoke_session(&self.db, &session.id, now).await?;
-            return Err(AuthError::InvalidRefreshToken);
-        }
         let user = store::find_by_id(&self.db, &session.user_id)
             .await?
             .ok_or(AuthError::InvalidRefreshToken)?;
-        let (new_token, new_digest) = new_refresh_token();
-        store::rotate_refresh_token(&self.db, &old_digest, new_digest, session.id.clone(), now)
-            .await?;
-        self.token_set(&user, &session, new_token).await
+        let successor = self.refresh.lineage.successor(refresh_token);
+        let grace = self.refresh.grace.min(refresh::MAX_GRACE).as_secs();
+        let grace = i64::try_from(grace).unwrap_or(0);
+        let rotation = store::rotate_refresh_token(
+            &self.db,
+            &parent_digest,
+            &refresh::digest(&successor),
+            &session.id,
+            now,
+            now - grace,
+        )
+        .await?;
+        match rotation {
+            Rotation::Successor => self.token_set(&user, &session, successor).await,
+            // A replayed refresh token: whoever holds it, the session is no longer trusted (the
+            // store revoked it in the same transaction).
+            Rotation::Replayed => Err(AuthError::InvalidRefreshToken),
+            // Rotated into a token that is not its derived successor: answering would start a
+            // second lineage.
+            Rotation::Diverged => Err(AuthError::InvalidRefreshToken),
+        }
     }
 
     async fn token_set(
@@ -309,7 +282,103 @@ impl Accounts {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use chrono::{DateTime, Utc};
+
     use super::*;
+    use crate::{
+        auth::{HashingLimits, KeyRing, Lineage},
+        domain::clock::{Clock, FakeClock},
+    };
+
+    const PASSWORD: &str = "correct horse battery";
+
+    async fn accounts(dir: &tempfile::TempDir) -> (Accounts, Arc<FakeClock>, Arc<PasswordHasher>) {
+        let start: DateTime<Utc> = "2026-02-14T10:00:00Z".parse().unwrap();
+        let url = format!("sqlite://{}/auth.db?mode=rwc", dir.path().display());
+        let db = crate::store::connect(Some(&url)).await.unwrap();
+        let clock = Arc::new(FakeClock::new(start));
+        let keys = KeyRing::load_or_create(db.clone(), clock.clone())
+            .await
+            .unwrap();
+        let tokens = Arc::new(Tokens::new(
+            "http://issuer.test".to_owned(),
+            Arc::new(keys),
+            clock.clone(),
+        ));
+        let hasher = Arc::new(PasswordHasher::new(HashingLimits {
+            concurrency: 1,
+            queue_length: 4,
+            max_wait: Duration::from_secs(60),
+        }));
+        let rules = RefreshRules {
+            lineage: Lineage::load_or_create(&db, start.timestamp())
+                .await
+                .unwrap(),
+            grace: Duration::from_secs(5),
+        };
+        let accounts = Accounts::new(db, clock.clone(), hasher.clone(), tokens, rules);
+        (accounts, clock, hasher)
+    }
+
+    #[tokio::test]
+    async fn a_lock_runs_from_the_end_of_the_password_check_not_from_the_arrival() {
+        let dir = tempfile::tempdir().unwrap();
+        let (accounts, clock, hasher) = accounts(&dir).await;
+        let accounts = Arc::new(accounts);
+        accounts
+            .sign_up("lock@example.com", PASSWORD.to_owned())
+            .await
+            .unwrap();
+        for _ in 0..4 {
+            let failed = accounts
+                .sign_in("lock@example.com", "wrong password".to_owned())
+                .await;
+            assert!(matches!(failed, Err(AuthError::BadCredentials)));
+        }
+        let arrived = clock.now().timestamp();
+
+        // The fifth failure arrives while hashing is busy, and waits a minute for its turn.
+        let busy = hasher.occupy().await;
+        let fifth = tokio::spawn({
+            let accounts = accounts.clone();
+            async move {
+                accounts
+                    .sign_in("lock@example.com", "wrong password".to_owned())
+                    .await
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while hasher.waiting() == 0 {
+            assert!(Instant::now() < deadline, "the sign-in never queued");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        clock.advance(Duration::from_secs(60));
+        drop(busy);
+        assert!(matches!(
+            fifth.await.unwrap(),
+            Err(AuthError::BadCredentials)
+        ));
+
+        let failures = store::sign_in_failures(&accounts.db, "lock@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failures.failures, 5);
+        assert_eq!(
+            failures.locked_until,
+            arrived + 60 + 1,
+            "one second from now"
+        );
+        let locked = accounts
+            .sign_in("lock@example.com", PASSWORD.to_owned())
+            .await;
+        let Err(AuthError::LockedOut { retry_after }) = locked else {
+            panic!("the lock was already over when it was written");
+        };
+        assert_eq!(retry_after, Duration::from_secs(1));
+    }
 
     #[test]
     fn the_lockout_starts_at_five_failures_and_doubles_to_fifteen_minutes() {
@@ -320,13 +389,5 @@ mod tests {
         assert_eq!(lockout_secs(14), 512);
         assert_eq!(lockout_secs(15), 900);
         assert_eq!(lockout_secs(1000), 900);
-    }
-
-    #[test]
-    fn refresh_tokens_are_256_random_bits_stored_as_digests() {
-        let (token, stored) = new_refresh_token();
-        assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
-        assert_eq!(stored, digest(&token));
-        assert!(!stored.contains(&token));
     }
 }

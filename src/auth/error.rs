@@ -27,4 +27,6 @@ pub enum AuthError {
     Signing,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the service is busy; try again shortly")]
+    Overloaded { retry_after: Duration },
 }

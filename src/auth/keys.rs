@@ -1,12 +1,17 @@
 //! The RSA keys that sign tokens. The newest key that is not retired signs; retired keys keep
 //! verifying (and stay in the JWKS) until every token they signed has expired. Keys live in the
 //! database so every instance signs and verifies with the same set; each instance caches them
-//! and reloads when it meets an unknown `kid` or when its copy is a minute old.
+//! and reloads when it meets an unknown `kid` or when its copy is a minute old. Reloads are
+//! single-flight: concurrent requests share one, and unknown `kid`s cause at most one per
+//! interval, so a flood of forged tokens costs at most one query a second.
 
 use std::{
     collections::HashMap,
-    sync::RwLock,
-    time::{Duration, Instant},
+    sync::{
+        RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use aws_lc_rs::{
@@ -15,15 +20,19 @@ use aws_lc_rs::{
     signature::KeyPair as _,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{AuthError, tokens::TOKEN_LIFETIME_SECS};
-use crate::store::{
-    StoreError,
-    signing_keys::{self, SigningKeyRow},
+use crate::{
+    domain::clock::SharedClock,
+    store::{
+        StoreError,
+        signing_keys::{self, SigningKeyRow},
+    },
 };
 
 /// How long a cached key set is trusted before it is read again (picks up rotations made by
@@ -39,12 +48,18 @@ struct Cached {
     signing: Option<(String, EncodingKey)>,
     verifying: HashMap<String, DecodingKey>,
     jwks: serde_json::Value,
-    loaded_at: Instant,
+    loaded_at: DateTime<Utc>,
 }
 
 pub struct KeyRing {
     db: DatabaseConnection,
+    clock: SharedClock,
     cache: RwLock<Cached>,
+    /// When a reload was last attempted. Held across the reload, so concurrent callers wait
+    /// for the one in flight and then look again instead of querying themselves.
+    last_attempt: tokio::sync::Mutex<DateTime<Utc>>,
+    /// Reloads attempted since start (for tests and diagnostics).
+    reloads: AtomicU64,
 }
 
 /// A freshly generated key, ready to store.
@@ -87,7 +102,8 @@ fn in_service(key: &SigningKeyRow, now: i64) -> bool {
         .is_none_or(|retired| retired + TOKEN_LIFETIME_SECS + RETIREMENT_SLACK_SECS > now)
 }
 
-fn build_cache(rows: &[SigningKeyRow], now: i64) -> Cached {
+fn build_cache(rows: &[SigningKeyRow], loaded_at: DateTime<Utc>) -> Cached {
+    let now = loaded_at.timestamp();
     let live: Vec<_> = rows.iter().filter(|k| in_service(k, now)).collect();
     let signing = live.iter().find(|k| k.retired_at.is_none()).and_then(|k| {
         EncodingKey::from_rsa_pem(k.private_key_pem.as_bytes())
@@ -116,21 +132,31 @@ fn build_cache(rows: &[SigningKeyRow], now: i64) -> Cached {
         signing,
         verifying,
         jwks,
-        loaded_at: Instant::now(),
+        loaded_at,
     }
 }
 
 impl KeyRing {
     /// Loads the keys, generating the first one when the database has none.
-    pub async fn load_or_create(db: DatabaseConnection, now: i64) -> Result<Self, AuthError> {
+    pub async fn load_or_create(
+        db: DatabaseConnection,
+        clock: SharedClock,
+    ) -> Result<Self, AuthError> {
+        let now = clock.now();
         let mut rows = signing_keys::all(&db).await?;
         if !rows.iter().any(|k| k.retired_at.is_none()) {
-            let key = generate(now)?;
-            signing_keys::activate(&db, key, now).await?;
+            let key = generate(now.timestamp())?;
+            signing_keys::activate(&db, key, now.timestamp()).await?;
             rows = signing_keys::all(&db).await?;
         }
         let cache = RwLock::new(build_cache(&rows, now));
-        Ok(Self { db, cache })
+        Ok(Self {
+            db,
+            clock,
+            cache,
+            last_attempt: tokio::sync::Mutex::new(now),
+            reloads: AtomicU64::new(0),
+        })
     }
 
     /// Adds a new active key; the previous one retires and keeps verifying.
@@ -141,50 +167,79 @@ impl KeyRing {
         Ok(kid)
     }
 
-    async fn reload(&self, now: i64) -> Result<(), StoreError> {
-        let rows = signing_keys::all(&self.db).await?;
-        let fresh = build_cache(&rows, now);
-        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        Ok(())
+    /// How many reloads this instance has attempted since it started.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
     }
 
-    fn age(&self) -> Duration {
+    fn loaded_at(&self) -> DateTime<Utc> {
         self.cache
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .loaded_at
-            .elapsed()
     }
 
-    async fn refresh_if_stale(&self, now: i64) -> Result<(), StoreError> {
-        if self.age() > CACHE_TTL {
-            self.reload(now).await?;
+    fn since(&self, then: DateTime<Utc>) -> Duration {
+        (self.clock.now() - then).to_std().unwrap_or_default()
+    }
+
+    /// Reloads the set unless another caller did while this one waited or an attempt was made
+    /// less than `min_gap` ago. `wanted` says whether the copy still needs a reload once the
+    /// lock is held.
+    async fn reload_once(
+        &self,
+        min_gap: Duration,
+        wanted: impl Fn(&Self) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut last_attempt = self.last_attempt.lock().await;
+        if !wanted(self) || self.since(*last_attempt) < min_gap {
+            return Ok(());
         }
+        *last_attempt = self.clock.now();
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        let rows = signing_keys::all(&self.db).await?;
+        let fresh = build_cache(&rows, self.clock.now());
+        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(())
     }
 
+    /// Picks up rotations made elsewhere once the copy is old. A failed reload keeps the copy:
+    /// its keys stay valid (a retired key verifies for a token lifetime anyway), so tokens keep
+    /// working while the database is away.
+    async fn refresh_if_stale(&self) {
+        if self.since(self.loaded_at()) <= CACHE_TTL {
+            return;
+        }
+        let stale = |ring: &Self| ring.since(ring.loaded_at()) > CACHE_TTL;
+        if let Err(err) = self.reload_once(MISS_RELOAD_INTERVAL, stale).await {
+            tracing::warn!(error = %err, "could not reload the signing keys; using the loaded ones");
+        }
+    }
+
+    // The `_now` parameters below are kept for callers; the ring reads its own clock, whose
+    // sub-second resolution the one-second reload interval needs.
+
     /// The active key's id and signing key.
-    pub async fn signing_key(&self, now: i64) -> Result<(String, EncodingKey), AuthError> {
-        self.refresh_if_stale(now).await?;
+    pub async fn signing_key(&self, _now: i64) -> Result<(String, EncodingKey), AuthError> {
+        self.refresh_if_stale().await;
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         cache.signing.clone().ok_or(AuthError::Signing)
     }
 
-    /// The verifying key for `kid`, reloading once (throttled) when it is not known yet.
+    /// The verifying key for `kid`, reloading (single-flight, at most once per interval) when
+    /// it is not known yet.
     pub async fn decoding_key(
         &self,
         kid: &str,
-        now: i64,
+        _now: i64,
     ) -> Result<Option<DecodingKey>, StoreError> {
-        self.refresh_if_stale(now).await?;
+        self.refresh_if_stale().await;
         if let Some(key) = self.lookup(kid) {
             return Ok(Some(key));
         }
-        if self.age() > MISS_RELOAD_INTERVAL {
-            self.reload(now).await?;
-            return Ok(self.lookup(kid));
-        }
-        Ok(None)
+        self.reload_once(MISS_RELOAD_INTERVAL, |ring| ring.lookup(kid).is_none())
+            .await?;
+        Ok(self.lookup(kid))
     }
 
     fn lookup(&self, kid: &str) -> Option<DecodingKey> {
@@ -193,8 +248,8 @@ impl KeyRing {
     }
 
     /// The JWKS document: every key that still verifies, public members only.
-    pub async fn jwks(&self, now: i64) -> Result<serde_json::Value, StoreError> {
-        self.refresh_if_stale(now).await?;
+    pub async fn jwks(&self, _now: i64) -> Result<serde_json::Value, StoreError> {
+        self.refresh_if_stale().await;
         Ok(self
             .cache
             .read()

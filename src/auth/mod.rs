@@ -4,10 +4,13 @@ mod accounts;
 mod error;
 pub mod keys;
 mod passwords;
+mod refresh;
 pub mod tokens;
+mod turns;
 
 pub use accounts::{Accounts, TokenSet};
 pub use error::AuthError;
 pub use keys::KeyRing;
-pub use passwords::PasswordHasher;
+pub use passwords::{HashingLimits, PasswordHasher};
+pub use refresh::{Lineage, RefreshRules};
 pub use tokens::Tokens;

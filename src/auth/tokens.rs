@@ -169,7 +169,8 @@ impl Tokens {
             .map_err(|_| AuthError::InvalidToken)?
             .claims;
 
-        let valid = claims.exp + LEEWAY_SECS > now
+        // Saturating: `exp` is whatever the signed token says, up to i64::MAX.
+        let valid = claims.exp.saturating_add(LEEWAY_SECS) > now
             && claims.iss == self.issuer
             && claims.token_use == "access"
             && claims.client_id == CLIENT_ID

@@ -29,10 +29,28 @@ pub enum AuthnError {
     BadServiceToken,
     #[error("this RPC is not available")]
     Unavailable,
+    #[error("too many failed authentications from this address; try again later")]
+    AddressRateExceeded { retry_after: Duration },
+    #[error("clientAddress must be an IPv4 or IPv6 address")]
+    InvalidClientAddress,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuthnError {
+    /// Whether the request presented a credential that is not valid (unknown or revoked key,
+    /// bad, expired or revoked token, malformed credential): what the per-address limit of
+    /// failed authentications counts. Refusals of a valid credential and outages do not count.
+    pub fn is_failed_authentication(&self) -> bool {
+        matches!(
+            self,
+            AuthnError::Bearer(BearerError::Malformed | BearerError::MalformedApiKey)
+                | AuthnError::InvalidCredential
+                | AuthnError::Auth(AuthError::InvalidToken)
+        )
+    }
 }
 
 impl From<ApiKeyError> for AuthnError {

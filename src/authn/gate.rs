@@ -1,7 +1,8 @@
 //! Admission of one request: the access rule of its RPC, the credential it carries, the
-//! per-account rate and, for API keys, the daily count.
+//! per-account rate and, for API keys, the daily count. Failed credential checks are limited
+//! per client address bucket; a blocked bucket has every credential refused unchecked.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use http::{HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -10,17 +11,18 @@ use subtle::ConstantTimeEq;
 
 use super::{
     AuthMethod, AuthnError, Principal,
-    bearer::{Bearer, classify, parse_authorization},
+    bearer::{Bearer, BearerError, classify, parse_authorization},
 };
 use crate::{
     api_keys::ApiKeys,
     auth::Accounts,
     domain::{
         api_key::{ApiKeySecret, KeyPrefix},
+        client_address::{AddressBucket, bucket},
         tier::Tier,
     },
     proto::cloudsigma::v1::Access,
-    quota::{Budget, Counted, DailyError, DailyMeter, KeyedLimiter},
+    quota::{Budget, Counted, DailyError, DailyMeter, FailureLimiter, KeyedLimiter},
 };
 
 /// Metadata that internal callers authenticate with.
@@ -33,6 +35,10 @@ pub struct Gate {
     pub keys: Arc<ApiKeys>,
     pub meter: Arc<DailyMeter>,
     pub per_account: Arc<KeyedLimiter<String>>,
+    /// Failed credential checks per client address bucket.
+    pub failed_auth: Arc<FailureLimiter<AddressBucket>>,
+    /// IPv6 clients are bucketed by this many leading bits.
+    pub ipv6_prefix_length: u8,
 }
 
 /// A request let through, with what the services and the response need to know.
@@ -76,7 +82,14 @@ impl Admission {
 }
 
 impl Gate {
-    pub async fn admit(&self, path: &str, headers: &HeaderMap) -> Result<Admission, AuthnError> {
+    /// Admits a request to `path`. `client` gives the client's address; it is asked for only
+    /// when the request carries a credential to check.
+    pub async fn admit(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        client: impl FnOnce() -> Option<IpAddr>,
+    ) -> Result<Admission, AuthnError> {
         // Paths outside our package (reflection, health) are public; an unknown path of ours
         // falls through to tonic's UNIMPLEMENTED.
         let Some(access) = self.rules.get(path) else {
@@ -89,19 +102,58 @@ impl Gate {
                 Ok(Admission::default())
             }
             Access::Jwt | Access::JwtOrApiKey => {
-                let bearer = parse_authorization(headers)?;
-                self.authenticate(bearer, *access == Access::JwtOrApiKey)
-                    .await
+                let bearer = match parse_authorization(headers) {
+                    // No credential, nothing to guess with: not counted, never blocked.
+                    Err(BearerError::Missing) => return Err(BearerError::Missing.into()),
+                    parsed => parsed,
+                };
+                let client = client().map(|ip| bucket(ip, self.ipv6_prefix_length));
+                self.limited(client, async {
+                    self.authenticate(bearer?, *access == Access::JwtOrApiKey)
+                        .await
+                })
+                .await
             }
             Access::Unspecified => Err(AuthnError::Unavailable),
         }
     }
 
     /// The internal `Authenticate` RPC: a bare token, judged and counted exactly as a REST
-    /// request to an endpoint that takes a JWT or an API key.
-    pub async fn authenticate_token(&self, token: &str) -> Result<Admission, AuthnError> {
-        let bearer = classify(token)?;
-        self.authenticate(bearer, true).await
+    /// request to an endpoint that takes a JWT or an API key. Failures count against the end
+    /// client's address the caller passes (never the caller's own, which fronts many clients);
+    /// without one they are not address-limited.
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Admission, AuthnError> {
+        let client = client.map(|ip| bucket(ip, self.ipv6_prefix_length));
+        self.limited(client, async {
+            self.authenticate(classify(token)?, true).await
+        })
+        .await
+    }
+
+    /// Runs a credential check under the failed-authentication limit of `client`'s bucket:
+    /// refused unchecked while the bucket is blocked, and a failure is counted.
+    async fn limited(
+        &self,
+        client: Option<AddressBucket>,
+        check: impl Future<Output = Result<Admission, AuthnError>>,
+    ) -> Result<Admission, AuthnError> {
+        let Some(client) = client else {
+            return check.await;
+        };
+        self.failed_auth
+            .admit(&client)
+            .map_err(|retry_after| AuthnError::AddressRateExceeded { retry_after })?;
+        let result = check.await;
+        if let Err(err) = &result
+            && err.is_failed_authentication()
+        {
+            self.failed_auth.fail(&client);
+        }
+        result
     }
 
     /// Gives back the daily count of a request whose answer was an error.

@@ -5,26 +5,32 @@
 use std::{
     convert::Infallible,
     future::Future,
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
 
+use axum::extract::ConnectInfo;
 use http::{Request, Response};
-use tonic::{Status, body::Body};
+use tonic::{Status, body::Body, metadata::MetadataMap};
 use tower::{Layer, Service};
 
 use super::gate::Gate;
-use crate::grpc::errors::normalize;
+use crate::grpc::{client_address::ClientAddresses, errors::normalize};
 
 #[derive(Clone)]
 pub struct AuthLayer {
     gate: Arc<Gate>,
+    addresses: Arc<ClientAddresses>,
 }
 
 impl AuthLayer {
-    pub fn new(gate: Arc<Gate>) -> Self {
-        Self { gate }
+    pub fn new(gate: Arc<Gate>, addresses: ClientAddresses) -> Self {
+        Self {
+            gate,
+            addresses: Arc::new(addresses),
+        }
     }
 }
 
@@ -34,6 +40,7 @@ impl<S> Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             gate: self.gate.clone(),
+            addresses: self.addresses.clone(),
             inner,
         }
     }
@@ -42,6 +49,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     gate: Arc<Gate>,
+    addresses: Arc<ClientAddresses>,
     inner: S,
 }
 
@@ -63,11 +71,22 @@ where
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let gate = self.gate.clone();
+        let addresses = self.addresses.clone();
         // The readied service handles this request; a fresh clone waits for the next one.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            match gate.admit(request.uri().path(), request.headers()).await {
+            // The peer reaches REST requests too: the transcoder carries the extensions over.
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0);
+            let headers = request.headers();
+            let client = || {
+                let metadata = MetadataMap::from_headers(headers.clone());
+                addresses.client_ip(peer, &metadata)
+            };
+            match gate.admit(request.uri().path(), headers, client).await {
                 Ok(mut admission) => {
                     if let Some(principal) = admission.principal.take() {
                         request.extensions_mut().insert(principal);

@@ -1,7 +1,7 @@
 //! The authentication layer: one tower layer in front of every gRPC service, so native gRPC,
 //! gRPC-web and REST (transcoded onto gRPC) pass through the same checks and counting.
 
-mod bearer;
+pub mod bearer;
 mod error;
 mod gate;
 mod layer;

@@ -2,6 +2,7 @@
 //! Nothing here knows about tonic, prost, axum or sea-orm.
 
 pub mod api_key;
+pub mod client_address;
 pub mod clock;
 pub mod email;
 pub mod password;

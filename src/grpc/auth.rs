@@ -1,6 +1,9 @@
 //! `cloudsigma.v1.AuthService` over the user pool.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::extract::ConnectInfo;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
@@ -8,7 +11,8 @@ use tonic::{Request, Response, Status, metadata::MetadataValue};
 use super::{client_address::ClientAddresses, errors::principal};
 use crate::{
     auth::{Accounts, AuthError, TokenSet},
-    authn::{AuthMethod, Gate},
+    authn::{AuthMethod, AuthnError, Gate},
+    domain::client_address::{AddressBucket, bucket},
     proto::{
         cloudsigma::v1::{
             AuthenticateRequest, AuthenticateResponse, GetJwksRequest, RateLimitState,
@@ -24,7 +28,7 @@ pub struct AuthApi {
     accounts: Arc<Accounts>,
     gate: Arc<Gate>,
     addresses: ClientAddresses,
-    per_address: Arc<KeyedLimiter<std::net::IpAddr>>,
+    per_address: Arc<KeyedLimiter<AddressBucket>>,
 }
 
 impl AuthApi {
@@ -32,7 +36,7 @@ impl AuthApi {
         accounts: Arc<Accounts>,
         gate: Arc<Gate>,
         addresses: ClientAddresses,
-        per_address: Arc<KeyedLimiter<std::net::IpAddr>>,
+        per_address: Arc<KeyedLimiter<AddressBucket>>,
     ) -> Self {
         Self {
             accounts,
@@ -53,7 +57,7 @@ impl AuthApi {
             return Ok(());
         };
         self.per_address
-            .check(&address)
+            .check(&bucket(address, self.gate.ipv6_prefix_length))
             .map_err(|retry_after| AuthError::AddressLimited { retry_after }.into())
     }
 }
@@ -166,10 +170,18 @@ impl auth_service_server::AuthService for AuthApi {
         &self,
         request: Request<AuthenticateRequest>,
     ) -> Result<Response<AuthenticateResponse>, Status> {
-        let admission = self
-            .gate
-            .authenticate_token(&request.get_ref().token)
-            .await?;
+        let AuthenticateRequest {
+            token,
+            client_address,
+        } = request.get_ref();
+        let client = match client_address.trim() {
+            "" => None,
+            text => Some(
+                text.parse::<IpAddr>()
+                    .map_err(|_| AuthnError::InvalidClientAddress)?,
+            ),
+        };
+        let admission = self.gate.authenticate_token(token, client).await?;
         let headers = admission.response_headers();
         let Some(caller) = admission.principal else {
             return Err(AuthError::InvalidToken.into());

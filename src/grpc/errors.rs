@@ -171,9 +171,11 @@ impl From<StoreError> for Status {
         match err {
             StoreError::Unavailable(ref cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                error(
+                // The pool reconnects on its own; a second is a fair first wait.
+                retry_later(
                     ErrorCode::ServiceUnavailable,
                     "the service is temporarily unavailable",
+                    Duration::from_secs(1),
                 )
             }
             StoreError::Other(_) => internal(&err),
@@ -197,6 +199,9 @@ impl From<AuthError> for Status {
             }
             AuthError::Hashing | AuthError::Signing => internal(&err),
             AuthError::Store(err) => err.into(),
+            AuthError::Overloaded { retry_after } => {
+                retry_later(ErrorCode::ServiceUnavailable, message, retry_after)
+            }
         }
     }
 }
@@ -225,6 +230,10 @@ impl From<AuthnError> for Status {
                 retry_later(ErrorCode::RateLimitExceeded, message, retry_after),
                 budget.as_ref(),
             ),
+            AuthnError::AddressRateExceeded { retry_after } => {
+                retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
+            }
+            AuthnError::InvalidClientAddress => error(ErrorCode::ValidationError, message),
             AuthnError::Auth(err) => err.into(),
             AuthnError::Store(err) => err.into(),
         }

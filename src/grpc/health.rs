@@ -12,6 +12,13 @@ use crate::{
     store,
 };
 
+/// How long a health ping may take before the database counts as down: a server that hangs
+/// must not hang the health check with it.
+const PING_TIMEOUT: Duration = Duration::from_millis(500);
+/// Pause between two pings of the background reporter. With `PING_TIMEOUT` this bounds how
+/// long `grpc.health.v1.Health` says SERVING after the database went away (under 1 s).
+const PING_INTERVAL: Duration = Duration::from_millis(250);
+
 pub struct HealthApi {
     db: DatabaseConnection,
 }
@@ -28,7 +35,7 @@ impl health_service_server::HealthService for HealthApi {
         &self,
         _request: Request<GetHealthRequest>,
     ) -> Result<Response<GetHealthResponse>, Status> {
-        store::ping(&self.db).await?;
+        store::ping(&self.db, PING_TIMEOUT).await?;
         Ok(Response::new(GetHealthResponse {
             status: "ok".to_owned(),
         }))
@@ -43,7 +50,7 @@ pub async fn report_database_health(
     services: Vec<String>,
 ) {
     loop {
-        let status = match store::ping(&db).await {
+        let status = match store::ping(&db, PING_TIMEOUT).await {
             Ok(()) => ServingStatus::Serving,
             Err(_) => ServingStatus::NotServing,
         };
@@ -51,6 +58,6 @@ pub async fn report_database_health(
         for service in &services {
             reporter.set_service_status(service, status).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(PING_INTERVAL).await;
     }
 }

@@ -107,11 +107,7 @@ impl DailyMeter {
             // A task of its own, so a client that goes away cannot strand the queue.
             tokio::spawn(drain(self.db.clone(), self.queues.clone(), key_id, day));
         }
-        let counted = answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Other(sea_orm::DbErr::Custom(
-                "counter stopped".into(),
-            )))
-        })?;
+        let counted = answer.await.unwrap_or_else(|_| Err(stopped()))?;
         match counted {
             Some(count) => Ok((self.budget(limit, count).0, Counted { key_id, day })),
             None => Err(DailyError::Exceeded {
@@ -127,22 +123,61 @@ impl DailyMeter {
         Ok(self.budget(limit, count).0)
     }
 
-    /// Gives a counted request back (its answer was an error).
+    /// Gives a counted request back (its answer was an error). The statement runs on a task of
+    /// its own, so it completes even when the caller stops waiting (the client went away).
     pub async fn refund(&self, counted: Counted) -> Result<(), StoreError> {
-        store::uncount_request(&self.db, counted.key_id, counted.day).await
+        let db = self.db.clone();
+        tokio::spawn(async move { store::uncount_request(&db, counted.key_id, counted.day).await })
+            .await
+            .unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Other(sea_orm::DbErr::Custom("counter stopped".into()))
+}
+
+/// Removes a key's queue when its drain task ends in any way (a panic, or the runtime shutting
+/// down): the waiters then get an error instead of waiting for ever, and the next request
+/// starts a fresh queue.
+struct DrainGuard {
+    queues: Queues,
+    slot: (i64, i64),
+    /// Cleared when the drain ends normally: it removed the queue itself, under the lock, and a
+    /// queue under the same key now belongs to a newer drain.
+    armed: bool,
+}
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.queues
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.slot);
+        }
     }
 }
 
 /// Counts the queued requests of one key in batches until the queue is empty.
 async fn drain(db: DatabaseConnection, queues: Queues, key_id: i64, day: i64) {
+    let mut guard = DrainGuard {
+        queues: queues.clone(),
+        slot: (key_id, day),
+        armed: true,
+    };
     loop {
         let (batch, limit) = {
             let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
             let Some(queue) = queues.get_mut(&(key_id, day)) else {
+                guard.armed = false;
                 return;
             };
+            // A request whose client went away while it waited is neither counted nor kept.
+            queue.waiting.retain(|reply| !reply.is_closed());
             if queue.waiting.is_empty() {
                 queues.remove(&(key_id, day));
+                guard.armed = false;
                 return;
             }
             (std::mem::take(&mut queue.waiting), queue.limit)
@@ -157,10 +192,53 @@ async fn drain(db: DatabaseConnection, queues: Queues, key_id: i64, day: i64) {
                 }
             }
             Err(err) => {
-                for reply in batch {
+                // Requests that queued while the statement failed share its answer: the
+                // database just refused, and another attempt would make each of them wait a
+                // second acquire timeout behind this one (a 503 must come within one).
+                let queued = {
+                    let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
+                    queues
+                        .remove(&(key_id, day))
+                        .map(|queue| queue.waiting)
+                        .unwrap_or_default()
+                };
+                guard.armed = false;
+                for reply in batch.into_iter().chain(queued) {
                     let _ = reply.send(Err(err.clone()));
                 }
+                return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::clock::{Clock, FakeClock};
+
+    #[tokio::test]
+    async fn a_request_whose_client_went_away_is_not_counted_and_leaves_no_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/meter.db?mode=rwc", dir.path().display());
+        let db = crate::store::connect(Some(&url)).await.unwrap();
+        let clock = Arc::new(FakeClock::new(chrono::Utc::now()));
+        let meter = DailyMeter::new(db.clone(), clock.clone());
+        let day = utc_day(clock.now());
+        let (reply, answer) = oneshot::channel();
+        drop(answer);
+        meter.queues.lock().unwrap().insert(
+            (7, day),
+            Queue {
+                waiting: vec![reply],
+                limit: 10,
+                running: true,
+            },
+        );
+
+        drain(db.clone(), meter.queues.clone(), 7, day).await;
+
+        assert!(meter.queues.lock().unwrap().is_empty());
+        assert_eq!(store::count_of(&db, 7, day).await.unwrap(), 0);
     }
 }

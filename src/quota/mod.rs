@@ -6,5 +6,5 @@ mod limiter;
 pub mod usage;
 
 pub use daily::{Budget, Counted, DailyError, DailyMeter};
-pub use limiter::KeyedLimiter;
+pub use limiter::{FailureLimiter, KeyedLimiter};
 pub use usage::{Usage, UsageError, UsageReport};

@@ -6,4 +6,4 @@ pub mod routes;
 mod transcode;
 
 pub use routes::Routes;
-pub use transcode::{GrpcStack, MAX_BODY_BYTES, Rest};
+pub use transcode::{GrpcStack, MAX_BODY_BYTES, Rest, transcode_request};

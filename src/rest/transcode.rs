@@ -60,18 +60,9 @@ impl Rest {
     }
 
     pub async fn handle(&self, request: Request<AxumBody>) -> Response<AxumBody> {
-        let (route, vars) = match self.routes.lookup(request.method(), request.uri().path()) {
-            Lookup::Found(route, vars) => (route, vars),
-            Lookup::NotFound => {
-                return render_error(&error(ErrorCode::NotFound, "no such path"), None);
-            }
-            Lookup::WrongMethod(allowed) => {
-                let status = error(
-                    ErrorCode::MethodNotAllowed,
-                    "method not allowed on this path",
-                );
-                return render_error(&status, Some(allowed));
-            }
+        let (route, vars) = match find_route(&self.routes, request.method(), request.uri().path()) {
+            Ok(found) => found,
+            Err(response) => return *response,
         };
         match self.call(route, vars, request).await {
             Ok(response) => response,
@@ -87,8 +78,7 @@ impl Rest {
     ) -> Result<Response<AxumBody>, Status> {
         let (parts, body) = request.into_parts();
         let body = read_body(body).await?;
-        let message = request_message(route, vars, parts.uri.query(), &body)
-            .map_err(|message| error(ErrorCode::ValidationError, message))?;
+        let message = decode_message(route, vars, parts.uri.query(), &body)?;
 
         let mut grpc_request = Request::builder()
             .method(Method::POST)
@@ -128,6 +118,58 @@ impl Rest {
             DynamicMessage::decode(route.rpc.output(), payload).map_err(|e| internal(&e))?;
         render_success(route, &message, &parts.headers)
     }
+}
+
+/// The values of a route's path variables.
+type PathVars = Vec<(prost_reflect::FieldDescriptor, String)>;
+
+/// The route of a request, or the rendered 404 / 405 (with `Allow`), boxed: a refusal is the
+/// rare path and should not make every answer carry a whole response.
+fn find_route<'a>(
+    routes: &'a Routes,
+    method: &Method,
+    path: &str,
+) -> Result<(&'a Route, PathVars), Box<Response<AxumBody>>> {
+    match routes.lookup(method, path) {
+        Lookup::Found(route, vars) => Ok((route, vars)),
+        Lookup::NotFound => Err(Box::new(render_error(
+            &error(ErrorCode::NotFound, "no such path"),
+            None,
+        ))),
+        Lookup::WrongMethod(allowed) => {
+            let status = error(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this path",
+            );
+            Err(Box::new(render_error(&status, Some(allowed))))
+        }
+    }
+}
+
+fn decode_message(
+    route: &Route,
+    vars: Vec<(prost_reflect::FieldDescriptor, String)>,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<DynamicMessage, Status> {
+    request_message(route, vars, query, body)
+        .map_err(|message| error(ErrorCode::ValidationError, message))
+}
+
+/// The gRPC request (its path and message) that a REST request stands for: route matching,
+/// path variables, query string and proto3 JSON body, with no I/O. `Rest::handle` takes these
+/// same steps before calling the service; this entry point lets property tests and the fuzz
+/// target hold every input to "a request or a rendered 4xx, never a panic".
+pub fn transcode_request(
+    routes: &Routes,
+    method: &Method,
+    uri: &http::Uri,
+    body: &[u8],
+) -> Result<(String, DynamicMessage), Box<Response<AxumBody>>> {
+    let (route, vars) = find_route(routes, method, uri.path())?;
+    let message = decode_message(route, vars, uri.query(), body)
+        .map_err(|status| Box::new(render_error(&status, None)))?;
+    Ok((route.grpc_path.clone(), message))
 }
 
 async fn read_body(body: AxumBody) -> Result<Bytes, Status> {

@@ -26,16 +26,35 @@ fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.deref(),
+            match e.deref() {
                 sqlx::Error::Io(_)
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::WorkerCrashed
-            )
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+                _ => false,
+            }
         }
         _ => false,
     }
+}
+
+/// Server error codes that mean "not now" rather than "this request is wrong": the client
+/// should retry later (503), not report a bug (500).
+fn unavailable_code(code: &str) -> bool {
+    // PostgreSQL SQLSTATE: class 08 (connection exception), 53 (insufficient resources:
+    // too many connections, disk full), 57P01-57P03 (shutdown, crash, starting up) and 57014
+    // (statement timeout or cancel).
+    if code.len() == 5 {
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "57014");
+    }
+    // SQLite result codes (sqlx reports the extended code; its low byte is the primary one):
+    // BUSY and LOCKED (another writer held the lock past the busy timeout), IOERR, CANTOPEN
+    // and FULL (the file cannot be read or written right now).
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13 | 14))
 }
 
 /// A one-line description of a connection or migration failure that names the kind of
@@ -61,5 +80,22 @@ pub(super) fn describe(err: &DbErr) -> String {
             DbErr::Migration(_) => "a migration did not apply".to_owned(),
             _ => "unexpected database error".to_owned(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_code;
+
+    #[test]
+    fn lock_timeouts_and_shutdowns_are_unavailable_and_constraint_errors_are_not() {
+        for code in [
+            "5", "517", "6", "10", "14", "57P01", "57P03", "08006", "53300", "57014",
+        ] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        for code in ["19", "2067", "1", "23505", "42P01", "22001"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod entities;
 mod error;
+pub mod purge;
 pub mod signing_keys;
 mod sql;
 pub mod usage;
@@ -30,8 +31,34 @@ pub enum ConnectError {
     Migrate(String),
 }
 
+/// How long the service waits on the database before it answers 503 instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Longest wait for a pooled connection (and for SQLite's write lock).
+    pub acquire: Duration,
+    /// Longest run of one statement on PostgreSQL; `None` for no limit.
+    pub statement: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            acquire: Duration::from_millis(1_500),
+            statement: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
 /// Opens the database named by `url` (or the default SQLite file) and applies migrations.
 pub async fn connect(url: Option<&str>) -> Result<DatabaseConnection, ConnectError> {
+    connect_with(url, Timeouts::default()).await
+}
+
+/// [`connect`] with the given timeouts.
+pub async fn connect_with(
+    url: Option<&str>,
+    timeouts: Timeouts,
+) -> Result<DatabaseConnection, ConnectError> {
     let url = match url {
         Some(url) => url.to_owned(),
         None => {
@@ -49,21 +76,31 @@ pub async fn connect(url: Option<&str>) -> Result<DatabaseConnection, ConnectErr
     }
 
     let mut options = ConnectOptions::new(url);
+    // While the server is down, sqlx keeps retrying a refused connection until the acquire
+    // deadline; that deadline is what bounds a request's wait in an outage, so it is short.
+    // Idle connections are pinged before use, so ones broken by a restart are replaced.
     options
         .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5));
+        .connect_timeout(timeouts.acquire)
+        .acquire_timeout(timeouts.acquire)
+        .test_before_acquire(true);
     if is_sqlite {
         // WAL lets readers proceed during a write; NORMAL sync is durable across a process
         // crash (the WAL is fsynced at checkpoints), which is what a daily counter needs.
-        options.max_connections(8).map_sqlx_sqlite_opts(|o| {
+        // A write lock held longer than the acquire timeout is an outage too (503).
+        options.max_connections(8).map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(timeouts.acquire)
                 .foreign_keys(true)
         });
     } else {
         options.max_connections(32);
+        // A statement stuck on a lock or a slow plan ends server-side instead of holding
+        // its connection (and the request) for ever.
+        if let Some(statement) = timeouts.statement {
+            options.statement_timeout(statement);
+        }
     }
     // The driver's message can carry the URL (and its password); report only the kind.
     let db = Database::connect(options)
@@ -79,7 +116,13 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), ConnectError> {
         .map_err(|e| ConnectError::Migrate(error::describe(&e)))
 }
 
-/// Whether the database answers; what health checks report.
-pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
-    db.ping().await.map_err(StoreError::from)
+/// Whether the database answers within `within`; what health checks report. A hung server
+/// counts as down.
+pub async fn ping(db: &DatabaseConnection, within: Duration) -> Result<(), StoreError> {
+    match tokio::time::timeout(within, db.ping()).await {
+        Ok(answer) => answer.map_err(StoreError::from),
+        Err(_) => Err(StoreError::Unavailable(sea_orm::DbErr::Custom(
+            "the database did not answer a ping in time".to_owned(),
+        ))),
+    }
 }

@@ -1,9 +1,11 @@
-//! Users and their sessions, refresh tokens and sign-in failure counters.
+//! Users and their sessions, refresh tokens (and the secret that derives their successors) and
+//! sign-in failure counters.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, SqlErr, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set, SqlErr, TransactionTrait, sea_query::Expr,
 };
+use secrecy::{ExposeSecret, SecretSlice};
 
 use super::{
     StoreError,
@@ -105,6 +107,7 @@ async fn insert_refresh_token(
         session_id: Set(session_id),
         created_at: Set(created_at),
         rotated_at: Set(None),
+        successor_digest: Set(None),
     }
     .insert(db)
     .await?;
@@ -159,27 +162,112 @@ pub async fn find_refresh_token(
     Ok(found.and_then(|(token, session)| session.map(|session| (token, session))))
 }
 
-/// Marks a refresh token used and stores its successor, in one transaction. Returns false when
-/// another request rotated it first (a concurrent refresh).
+/// What presenting a refresh token did, decided in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token is now rotated into the given successor (by this call or by a concurrent one
+    /// within the grace period), and the successor is stored: it may be handed out.
+    Successor,
+    /// The token was rotated before the grace period: a replay. The session is now revoked.
+    Replayed,
+    /// The token was rotated into another successor (before successors were derived): handing
+    /// out this one would fork the session.
+    Diverged,
+}
+
+/// Rotates the refresh token `parent_digest` into `successor_digest`, in one transaction:
+/// marks the parent rotated (once: a concurrent call finds it marked), and then, if it was
+/// rotated at or after `concurrent_since` into this very successor, stores the successor
+/// (once: concurrent calls insert nothing). A parent rotated earlier revokes its session.
 pub async fn rotate_refresh_token(
     db: &DatabaseConnection,
-    old_digest: &str,
-    new_digest: String,
-    session_id: String,
+    parent_digest: &str,
+    successor_digest: &str,
+    session_id: &str,
     now: i64,
-) -> Result<bool, StoreError> {
+    concurrent_since: i64,
+) -> Result<Rotation, StoreError> {
+    let backend = db.get_database_backend();
     let txn = db.begin().await?;
-    let marked = refresh_tokens::Entity::update_many()
+    // The write comes first, so on SQLite the transaction holds the write lock from its first
+    // statement, and on PostgreSQL concurrent callers queue on the row and then see it marked.
+    refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
-        .filter(refresh_tokens::Column::Digest.eq(old_digest))
+        .col_expr(
+            refresh_tokens::Column::SuccessorDigest,
+            Expr::value(successor_digest),
+        )
+        .filter(refresh_tokens::Column::Digest.eq(parent_digest))
         .filter(refresh_tokens::Column::RotatedAt.is_null())
         .exec(&txn)
-        .await?
-        .rows_affected
-        == 1;
-    insert_refresh_token(&txn, new_digest, session_id, now).await?;
+        .await?;
+    let parent = refresh_tokens::Entity::find_by_id(parent_digest)
+        .one(&txn)
+        .await?;
+    let Some(parent) = parent else {
+        txn.commit().await?;
+        return Ok(Rotation::Diverged);
+    };
+    let rotation = match parent.rotated_at {
+        Some(rotated_at) if rotated_at < concurrent_since => {
+            sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+                .filter(sessions::Column::Id.eq(session_id))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+            Rotation::Replayed
+        }
+        _ if parent.successor_digest.as_deref() != Some(successor_digest) => Rotation::Diverged,
+        _ => {
+            txn.execute_raw(statement(
+                backend,
+                "INSERT INTO refresh_tokens (digest, session_id, created_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (digest) DO NOTHING",
+                vec![successor_digest.into(), session_id.into(), now.into()],
+            ))
+            .await?;
+            Rotation::Successor
+        }
+    };
     txn.commit().await?;
-    Ok(marked)
+    Ok(rotation)
+}
+
+/// Name of the secret that derives refresh-token successors.
+const LINEAGE_SECRET: &str = "refresh_lineage";
+
+/// The secret that derives refresh-token successors. The first instance to start stores
+/// `candidate`; every instance then reads back the one stored, so all derive alike.
+pub async fn lineage_secret(
+    db: &DatabaseConnection,
+    candidate: &SecretSlice<u8>,
+    now: i64,
+) -> Result<SecretSlice<u8>, StoreError> {
+    let backend = db.get_database_backend();
+    db.execute_raw(statement(
+        backend,
+        "INSERT INTO server_secrets (name, secret, created_at) VALUES (?, ?, ?) \
+         ON CONFLICT (name) DO NOTHING",
+        vec![
+            LINEAGE_SECRET.into(),
+            hex::encode(candidate.expose_secret()).into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    let row = db
+        .query_one_raw(statement(
+            backend,
+            "SELECT secret FROM server_secrets WHERE name = ?",
+            vec![LINEAGE_SECRET.into()],
+        ))
+        .await?
+        .ok_or_else(|| StoreError::Other(DbErr::RecordNotFound(LINEAGE_SECRET.to_owned())))?;
+    let stored: String = row.try_get_by_index(0)?;
+    let secret = hex::decode(stored)
+        .map_err(|_| StoreError::Other(DbErr::Custom(format!("{LINEAGE_SECRET} is not hex"))))?;
+    Ok(secret.into())
 }
 
 pub async fn sign_in_failures(
@@ -202,10 +290,12 @@ pub async fn record_sign_in_failure(
     let row = db
         .query_one_raw(statement(
             backend,
-            "INSERT INTO sign_in_failures (email, failures, locked_until) VALUES (?, 1, 0) \
-             ON CONFLICT (email) DO UPDATE SET failures = sign_in_failures.failures + 1 \
+            "INSERT INTO sign_in_failures (email, failures, locked_until, last_failure_at) \
+             VALUES (?, 1, 0, ?) \
+             ON CONFLICT (email) DO UPDATE SET failures = sign_in_failures.failures + 1, \
+             last_failure_at = excluded.last_failure_at \
              RETURNING failures",
-            vec![email.into()],
+            vec![email.into(), now.into()],
         ))
         .await?;
     let failures: i32 = match row {

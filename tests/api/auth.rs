@@ -370,9 +370,11 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_session() {
     );
     assert_eq!(usage_status(&app, &access(&second)).await, 200);
 
-    // A second tab refreshing with the same token at the same moment still works.
-    let (status, _) = envelope(refresh(&app, old).await).await;
+    // A second tab refreshing with the same token at the same moment still works, and gets
+    // the same successor: the session keeps one lineage.
+    let (status, body) = envelope(refresh(&app, old).await).await;
     assert_eq!(status, 200);
+    assert_eq!(body["data"]["refreshToken"], second["refreshToken"]);
 
     // Past the grace period, the old token is a replay: the whole session ends.
     app.clock.advance(Duration::from_secs(6));
@@ -801,6 +803,10 @@ async fn two_tabs_refreshing_at_once_both_get_tokens() {
     let (first, second) = tokio::join!(refresh(&app, token), refresh(&app, token));
     let (first, second) = (envelope(first).await, envelope(second).await);
     assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+    assert_eq!(
+        first.1["data"]["refreshToken"], second.1["data"]["refreshToken"],
+        "both tabs continue one lineage"
+    );
     for (_, body) in [first, second] {
         assert_eq!(usage_status(&app, &access(&body["data"])).await, 200);
     }
@@ -871,9 +877,10 @@ async fn rotated_keys_keep_verifying_and_every_instance_shares_them() {
     assert!(published.contains(new_kid.as_ref().unwrap()));
 
     // A token of the old key verifies on the new instance, and the first instance learns the
-    // new key when it meets it (its reload on an unknown kid is throttled to once a second).
+    // new key when it meets it (its reload on an unknown kid is throttled to once a second of
+    // the service clock).
     assert_eq!(usage_status(&second, &access(&before)).await, 200);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    first.clock.advance(Duration::from_millis(1100));
     assert_eq!(usage_status(&first, &access(&after)).await, 200);
 }
 
@@ -887,6 +894,7 @@ async fn internal_authenticate_resolves_a_jwt_only_with_the_service_token() {
     let status = client
         .authenticate(AuthenticateRequest {
             token: token.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -895,6 +903,7 @@ async fn internal_authenticate_resolves_a_jwt_only_with_the_service_token() {
 
     let mut request = tonic::Request::new(AuthenticateRequest {
         token: token.clone(),
+        ..Default::default()
     });
     request
         .metadata_mut()
@@ -908,6 +917,7 @@ async fn internal_authenticate_resolves_a_jwt_only_with_the_service_token() {
 
     let mut request = tonic::Request::new(AuthenticateRequest {
         token: format!("{token}x"),
+        ..Default::default()
     });
     request
         .metadata_mut()

@@ -31,7 +31,7 @@ async fn no_log_line_contains_a_password_token_or_key() {
         .env("RUST_LOG", "debug")
         .env(
             "CLOUDSIGMA_SERVICE_TOKEN",
-            "service-token-secret-0123456789",
+            "service-token-secret-0123456789abcdef",
         )
         .env("CLOUDSIGMA_LOG_FORMAT", "json")
         .stdout(Stdio::null())
@@ -49,7 +49,7 @@ async fn no_log_line_contains_a_password_token_or_key() {
     let password = "secret-password-Ω-123";
     let mut secrets = vec![
         password.to_owned(),
-        "service-token-secret-0123456789".to_owned(),
+        "service-token-secret-0123456789abcdef".to_owned(),
     ];
     let post = |path: &str, bearer: Option<&str>, body: Value| {
         let mut request = http.post(format!("{base}{path}")).json(&body);
@@ -144,10 +144,13 @@ async fn no_log_line_contains_a_password_token_or_key() {
         .await
         .unwrap();
     for token in [key.clone(), format!("{key}0")] {
-        let mut request = tonic::Request::new(AuthenticateRequest { token });
+        let mut request = tonic::Request::new(AuthenticateRequest {
+            token,
+            ..Default::default()
+        });
         request.metadata_mut().insert(
             "x-cloudsigma-service-token",
-            "service-token-secret-0123456789".parse().unwrap(),
+            "service-token-secret-0123456789abcdef".parse().unwrap(),
         );
         let _ = AuthServiceClient::new(channel.clone())
             .authenticate(request)

@@ -5,6 +5,10 @@
 mod api_keys;
 mod auth;
 mod foundation;
+mod hardening_connections;
+mod hardening_faults;
+mod hardening_floods;
+mod hardening_refresh;
 mod helpers;
 mod logs;
 mod metering;

@@ -366,7 +366,10 @@ async fn authenticate_counts_an_api_key_like_a_rest_request() {
     let mut client = AuthServiceClient::new(app.channel().await);
 
     let status = client
-        .authenticate(AuthenticateRequest { token: key.clone() })
+        .authenticate(AuthenticateRequest {
+            token: key.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
@@ -383,7 +386,10 @@ async fn authenticate_counts_an_api_key_like_a_rest_request() {
     .unwrap();
     app.clock.advance(Duration::from_secs(1));
     let response = client
-        .authenticate(internal(AuthenticateRequest { token: key.clone() }))
+        .authenticate(internal(AuthenticateRequest {
+            token: key.clone(),
+            ..Default::default()
+        }))
         .await
         .unwrap();
     let metadata = response.metadata();
@@ -410,7 +416,10 @@ async fn authenticate_counts_an_api_key_like_a_rest_request() {
 
     assert_eq!(usage(&app, &key).await.status(), 200);
     let status = client
-        .authenticate(internal(AuthenticateRequest { token: key.clone() }))
+        .authenticate(internal(AuthenticateRequest {
+            token: key.clone(),
+            ..Default::default()
+        }))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::ResourceExhausted);
@@ -423,6 +432,7 @@ async fn authenticate_counts_an_api_key_like_a_rest_request() {
     let status = client
         .authenticate(internal(AuthenticateRequest {
             token: "csk_live_nothex".to_owned(),
+            ..Default::default()
         }))
         .await
         .unwrap_err();

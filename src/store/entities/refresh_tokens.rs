@@ -10,6 +10,9 @@ pub struct Model {
     pub created_at: i64,
     /// When it was exchanged; a later use past the grace period revokes the session.
     pub rotated_at: Option<i64>,
+    /// Digest of the one token it was exchanged for; every answer to this token carries that
+    /// same successor.
+    pub successor_digest: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

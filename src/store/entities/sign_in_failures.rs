@@ -8,6 +8,8 @@ pub struct Model {
     pub email: String,
     pub failures: i32,
     pub locked_until: i64,
+    /// When the last failure was counted; old records are purged from it.
+    pub last_failure_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
