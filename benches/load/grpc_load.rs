@@ -145,6 +145,7 @@ async fn call(rpc: Rpc, channel: Channel, token: &str) -> Result<(), tonic::Code
         Rpc::Authenticate => AuthServiceClient::new(channel)
             .authenticate(with_service_token(AuthenticateRequest {
                 token: token.to_owned(),
+                ..Default::default()
             }))
             .await
             .map(drop),
@@ -224,6 +225,7 @@ pub async fn answer_frame_len(addr: &str, method: &str, token: &str) -> usize {
         "/cloudsigma.v1.AuthService/Authenticate" => AuthServiceClient::new(channel)
             .authenticate(with_service_token(AuthenticateRequest {
                 token: token.to_owned(),
+                ..Default::default()
             }))
             .await
             .map(|r| r.into_inner().encoded_len()),

@@ -31,7 +31,10 @@ pub fn run(addr: &str, target: &Target, seconds: u64, dir: &Path) -> Result<Meas
         .arg("-d")
         .arg(&body)
         .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
-        .args(["-H", &format!("x-cloudsigma-service-token: {SERVICE_TOKEN}")])
+        .args([
+            "-H",
+            &format!("x-cloudsigma-service-token: {SERVICE_TOKEN}"),
+        ])
         .arg(format!("http://{addr}{}", target.method))
         .output()
         .map_err(|e| format!("h2load did not start: {e}"))?;

@@ -108,12 +108,7 @@ fn main() {
     let sqlite = DbReport {
         name: "SQLite",
         version: "bundled with sqlx".to_owned(),
-        results: Ok(runtime.block_on(run_database(
-            "SQLite",
-            &sqlite_url,
-            dir.path(),
-            &options,
-        ))),
+        results: Ok(runtime.block_on(run_database("SQLite", &sqlite_url, dir.path(), &options))),
     };
     let postgres = runtime.block_on(postgres(dir.path(), &options));
 
@@ -138,7 +133,9 @@ fn main() {
     }
     drop(dir);
     if !report::all_exact(&databases) {
-        eprintln!("error: at least one run's usedToday did not match its load generator's answers; see the report");
+        eprintln!(
+            "error: at least one run's usedToday did not match its load generator's answers; see the report"
+        );
         std::process::exit(1);
     }
 }

@@ -65,13 +65,17 @@ fn find<'a>(db: &'a Database, scenario: &Scenario) -> Option<&'a ScenarioResult>
         .as_ref()
         .ok()?
         .iter()
-        .find(|r| std::ptr::eq(r.scenario, scenario))
+        .find(|r| r.scenario.label == scenario.label)
 }
 
 fn ratio_cell(db: &Database, scenario: &Scenario) -> String {
     find(db, scenario).map_or("—".to_owned(), |r| {
         let s = summarize(r);
-        let flag = if s.checks_ok { "" } else { " **count mismatch**" };
+        let flag = if s.checks_ok {
+            ""
+        } else {
+            " **count mismatch**"
+        };
         format!("{:.2} ({:.2}–{:.2}){flag}", s.ratio, s.min, s.max)
     })
 }
@@ -190,7 +194,11 @@ fn details(w: &mut String, db: &Database) {
             return;
         }
     };
-    writeln!(w, "| path | run | baseline req/s | req/s | ratio | p50 ms | p99 ms | usedToday check |").ok();
+    writeln!(
+        w,
+        "| path | run | baseline req/s | req/s | ratio | p50 ms | p99 ms | usedToday check |"
+    )
+    .ok();
     writeln!(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |").ok();
     for result in results {
         for (i, run) in result.runs.iter().enumerate() {
@@ -221,7 +229,11 @@ fn details(w: &mut String, db: &Database) {
             s.ratio,
             s.p50_ms,
             s.p99_ms,
-            if s.checks_ok { "all runs exact" } else { "**MISMATCH**" }
+            if s.checks_ok {
+                "all runs exact"
+            } else {
+                "**MISMATCH**"
+            }
         )
         .ok();
     }

@@ -271,6 +271,7 @@ impl<'a> Bench<'a> {
         };
         let message = AuthenticateRequest {
             token: token.clone().unwrap_or_default(),
+            ..Default::default()
         }
         .encode_to_vec();
         let before = self.settled_used_today().await;
@@ -364,7 +365,9 @@ fn check(m: &Measured, metered: bool, delta: u64) -> Result<String, String> {
         }
     } else {
         if delta != 0 {
-            problems.push(format!("usedToday grew by {delta} in a run without API keys"));
+            problems.push(format!(
+                "usedToday grew by {delta} in a run without API keys"
+            ));
         }
         format!("{} OK, no key counted", m.ok)
     };

@@ -142,7 +142,9 @@ impl Server {
     /// Signs up the bench user, makes it enterprise with the CLI and signs in.
     async fn enterprise_user(&self) -> String {
         let credentials = json!({"email": EMAIL, "password": PASSWORD});
-        let (status, body) = self.post("/v1/auth/sign-up", None, credentials.clone()).await;
+        let (status, body) = self
+            .post("/v1/auth/sign-up", None, credentials.clone())
+            .await;
         assert_eq!(status, 200, "sign-up: {body}");
         let output = Command::new(binary())
             .args(["users", "set-tier", EMAIL, "enterprise"])
