@@ -13,7 +13,7 @@ use std::{
 
 use axum::extract::ConnectInfo;
 use http::{Request, Response};
-use tonic::{Status, body::Body, metadata::MetadataMap};
+use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use super::gate::Gate;
@@ -82,10 +82,7 @@ where
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|info| info.0);
             let headers = request.headers();
-            let client = || {
-                let metadata = MetadataMap::from_headers(headers.clone());
-                addresses.client_ip(peer, &metadata)
-            };
+            let client = || addresses.client_ip(peer, headers);
             match gate.admit(request.uri().path(), headers, client).await {
                 Ok(mut admission) => {
                     if let Some(principal) = admission.principal.take() {

@@ -53,7 +53,7 @@ impl AuthApi {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
-        let Some(address) = self.addresses.client_ip(peer, request.metadata()) else {
+        let Some(address) = self.addresses.client_ip(peer, request.metadata().as_ref()) else {
             return Ok(());
         };
         self.per_address

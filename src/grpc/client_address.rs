@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tonic::metadata::MetadataMap;
+use http::HeaderMap;
 
 use crate::config::TrustedProxy;
 
@@ -18,13 +18,13 @@ impl ClientAddresses {
         Self { trusted_proxies }
     }
 
-    pub fn client_ip(&self, peer: Option<SocketAddr>, metadata: &MetadataMap) -> Option<IpAddr> {
+    pub fn client_ip(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         // A `[::]` listener reports IPv4 peers as `::ffff:a.b.c.d`; one client is one address.
         let peer = peer?.ip().to_canonical();
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let forwarded = metadata
+        let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -70,6 +70,8 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 
 #[cfg(test)]
 mod tests {
+    use tonic::metadata::MetadataMap;
+
     use super::*;
 
     fn forwarded(value: &str) -> MetadataMap {
@@ -88,11 +90,11 @@ mod tests {
         let metadata = forwarded("1.1.1.1, 2.2.2.2");
         let untrusting = ClientAddresses::default();
         assert_eq!(
-            untrusting.client_ip(Some(proxy), &metadata),
+            untrusting.client_ip(Some(proxy), metadata.as_ref()),
             Some(proxy.ip())
         );
         assert_eq!(
-            trusting(&["10.0.0.1"]).client_ip(Some(proxy), &metadata),
+            trusting(&["10.0.0.1"]).client_ip(Some(proxy), metadata.as_ref()),
             Some("2.2.2.2".parse().unwrap())
         );
     }
@@ -102,11 +104,14 @@ mod tests {
         let proxy: SocketAddr = "10.0.0.7:443".parse().unwrap();
         let addresses = trusting(&["10.0.0.0/8"]);
         assert_eq!(
-            addresses.client_ip(Some(proxy), &forwarded("6.6.6.6, 7.7.7.7, 10.9.9.9")),
+            addresses.client_ip(
+                Some(proxy),
+                forwarded("6.6.6.6, 7.7.7.7, 10.9.9.9").as_ref()
+            ),
             Some("7.7.7.7".parse().unwrap())
         );
         assert_eq!(
-            addresses.client_ip(Some(proxy), &forwarded("10.1.1.1")),
+            addresses.client_ip(Some(proxy), forwarded("10.1.1.1").as_ref()),
             Some("10.1.1.1".parse().unwrap())
         );
     }
@@ -115,11 +120,11 @@ mod tests {
     fn an_ipv4_mapped_peer_matches_its_ipv4_proxy_entry() {
         let proxy: SocketAddr = "[::ffff:127.0.0.1]:50000".parse().unwrap();
         assert_eq!(
-            trusting(&["127.0.0.1"]).client_ip(Some(proxy), &forwarded("203.0.113.5")),
+            trusting(&["127.0.0.1"]).client_ip(Some(proxy), forwarded("203.0.113.5").as_ref()),
             Some("203.0.113.5".parse().unwrap())
         );
         assert_eq!(
-            ClientAddresses::default().client_ip(Some(proxy), &MetadataMap::new()),
+            ClientAddresses::default().client_ip(Some(proxy), &HeaderMap::new()),
             Some("127.0.0.1".parse().unwrap())
         );
     }
@@ -149,7 +154,7 @@ mod tests {
     fn an_unreadable_last_entry_leaves_the_proxy_as_the_client() {
         let proxy: SocketAddr = "10.0.0.1:443".parse().unwrap();
         assert_eq!(
-            trusting(&["10.0.0.1"]).client_ip(Some(proxy), &forwarded("1.1.1.1, garbage")),
+            trusting(&["10.0.0.1"]).client_ip(Some(proxy), forwarded("1.1.1.1, garbage").as_ref()),
             Some(proxy.ip())
         );
     }
