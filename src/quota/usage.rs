@@ -1,5 +1,10 @@
 //! Monthly rule usage against the tier's allowance.
 
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard},
+};
+
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
@@ -44,14 +49,56 @@ pub struct UsageReport {
     pub period_start: DateTime<Utc>,
 }
 
+/// How long a month's count read from the database answers reports. The instance that records
+/// usage updates its copy at once; a count recorded through another instance shows within this
+/// time. Recording itself is always decided by the database.
+const REPORT_CACHE_TTL_MS: i64 = 1_000;
+/// Counts remembered at most; past it they are all dropped.
+const REPORT_CACHE_MAX: usize = 100_000;
+
+/// A user and the start of one of their months.
+type MonthOf = (String, i64);
+
 pub struct Usage {
     db: DatabaseConnection,
     clock: SharedClock,
+    /// Month counts by (user, period start), with when they were read.
+    counts: Mutex<HashMap<MonthOf, (i32, DateTime<Utc>)>>,
 }
 
 impl Usage {
     pub fn new(db: DatabaseConnection, clock: SharedClock) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            counts: Mutex::default(),
+        }
+    }
+
+    fn counts(&self) -> MutexGuard<'_, HashMap<MonthOf, (i32, DateTime<Utc>)>> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, user_id: &str, period: i64, used: i32, now: DateTime<Utc>) {
+        let mut counts = self.counts();
+        if counts.len() >= REPORT_CACHE_MAX {
+            counts.clear();
+        }
+        counts.insert((user_id.to_owned(), period), (used, now));
+    }
+
+    /// The month's count: this instance's copy while it is fresh, else the database's.
+    async fn used(&self, user_id: &str, period: i64) -> Result<i32, StoreError> {
+        let now = self.clock.now();
+        let key = (user_id.to_owned(), period);
+        if let Some((used, at)) = self.counts().get(&key)
+            && (now - *at).num_milliseconds() < REPORT_CACHE_TTL_MS
+        {
+            return Ok(*used);
+        }
+        let used = store::usage::used(&self.db, user_id, period).await?;
+        self.remember(user_id, period, used, now);
+        Ok(used)
     }
 
     pub async fn report(
@@ -61,7 +108,7 @@ impl Usage {
         enterprise_allowance: Option<i32>,
     ) -> Result<UsageReport, UsageError> {
         let period_start = month_start(self.clock.now());
-        let used = store::usage::used(&self.db, user_id, period_start.timestamp()).await?;
+        let used = self.used(user_id, period_start.timestamp()).await?;
         Ok(UsageReport {
             used,
             limit: monthly_allowance(tier, enterprise_allowance).unwrap_or(-1),
@@ -92,6 +139,7 @@ impl Usage {
         )
         .await?
         .ok_or(UsageError::TierLimitExceeded { retry_after })?;
+        self.remember(user_id, period_start.timestamp(), used, now);
         Ok(UsageReport {
             used,
             limit: allowance.unwrap_or(-1),
