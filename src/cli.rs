@@ -51,7 +51,8 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
             let db = store::connect(config.database_url.as_deref()).await?;
             // Without --team-id the team stays; --team-id "" removes it.
             let team_id = team_id.map(|t| Some(t.trim().to_owned()).filter(|t| !t.is_empty()));
-            let found = store::users::set_tier(&db, email.as_str(), tier.as_str(), team_id)
+            let now = chrono::Utc::now().timestamp();
+            let found = store::users::set_tier(&db, email.as_str(), tier.as_str(), team_id, now)
                 .await
                 .map_err(|e| CliError::Admin(e.to_string()))?;
             if !found {
@@ -62,7 +63,7 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
                     MonthlyRules::Unlimited => None,
                     MonthlyRules::Limit(n) => Some(n),
                 };
-                store::users::set_monthly_rule_allowance(&db, email.as_str(), allowance)
+                store::users::set_monthly_rule_allowance(&db, email.as_str(), allowance, now)
                     .await
                     .map_err(|e| CliError::Admin(e.to_string()))?;
             }

@@ -296,6 +296,18 @@ pub struct Config {
     )]
     pub database_statement_timeout_ms: u64,
 
+    /// How often each instance reads the change log for sign-outs, revoked sessions and tier or
+    /// team changes made elsewhere (at most 1s). On PostgreSQL a notification usually brings
+    /// them at once; the poll is the fallback.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_CHANGE_POLL_INTERVAL",
+        default_value = "250ms",
+        value_parser = parse_poll_interval,
+        global = true
+    )]
+    pub change_poll_interval: Duration,
+
     /// Seconds between two purges of expired sessions, refresh tokens, sign-in failures and old
     /// key usage.
     #[arg(
@@ -502,6 +514,15 @@ impl FromStr for TrustedProxy {
 
 /// A duration such as `10s`, `500ms` or `2m`; a bare number is seconds. Zero is refused: every
 /// duration here is a timeout or an interval.
+/// A change-log poll interval: a duration of at most one second (the propagation bound).
+fn parse_poll_interval(raw: &str) -> Result<Duration, String> {
+    let interval = parse_duration(raw)?;
+    if interval > Duration::from_secs(1) {
+        return Err("must be at most 1s".to_owned());
+    }
+    Ok(interval)
+}
+
 fn parse_duration(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());

@@ -51,6 +51,7 @@ impl Purger {
             session_ended_before: seconds - days(self.retention.sessions_days),
             sign_in_failure_before: seconds - days(self.retention.sign_in_failures_days),
             key_usage_day_before: utc_day(now) - i64::from(self.retention.usage_days),
+            change_before: seconds - DAY_SECS,
         }
     }
 
@@ -62,6 +63,7 @@ impl Purger {
             refresh_tokens = purged.refresh_tokens,
             sign_in_failures = purged.sign_in_failures,
             key_usage_days = purged.key_usage_days,
+            changes = purged.changes,
             "purged expired data"
         );
         Ok(purged)

@@ -22,7 +22,8 @@ use tower_http::{
 use crate::{
     api_keys::ApiKeys,
     auth::{
-        Accounts, AuthError, HashingLimits, KeyRing, Lineage, PasswordHasher, RefreshRules, Tokens,
+        Accounts, AuthError, HashingLimits, KeyRing, Lineage, LiveState, PasswordHasher,
+        RefreshRules, Tokens, follow::follow,
     },
     authn::{AuthLayer, Gate},
     config::Config,
@@ -72,6 +73,8 @@ pub enum StartupError {
     Keys(#[from] AuthError),
     #[error("cannot load the refresh-token secret: {0}")]
     LineageSecret(AuthError),
+    #[error("cannot read the change log: {0}")]
+    ChangeLog(#[from] store::StoreError),
 }
 
 /// What tests may replace; production uses the defaults.
@@ -99,6 +102,7 @@ pub struct Application {
     background: Vec<JoinHandle<()>>,
     purge: PurgeTask,
     key_ring: Arc<KeyRing>,
+    live: Arc<LiveState>,
 }
 
 impl Application {
@@ -146,6 +150,9 @@ impl Application {
             queue_length: config.hashing_queue_length,
             max_wait: Duration::from_millis(config.hashing_queue_wait_ms),
         });
+        // Changes logged before this instance started concern nothing it holds.
+        let changes_from = store::changes::latest(&db).await?;
+        let live = Arc::new(LiveState::new(db.clone(), clock.clone(), changes_from));
         let lineage = Lineage::load_or_create(&db, clock.now().timestamp())
             .await
             .map_err(StartupError::LineageSecret)?;
@@ -158,6 +165,7 @@ impl Application {
                 lineage,
                 grace: Duration::from_secs(config.refresh_grace_seconds),
             },
+            live.clone(),
         ));
 
         let keys = Arc::new(ApiKeys::new(
@@ -215,6 +223,16 @@ impl Application {
             )),
             tokio::spawn(shrink_limiters(per_address.clone(), per_account)),
             tokio::spawn(shrink_failure_limiter(failed_auth)),
+            tokio::spawn(follow(
+                live.clone(),
+                changes_from,
+                config.change_poll_interval,
+                config
+                    .database_url
+                    .as_deref()
+                    .filter(|url| url.starts_with("postgres"))
+                    .map(str::to_owned),
+            )),
         ];
 
         let purger = Arc::new(Purger::new(
@@ -313,6 +331,7 @@ impl Application {
             background,
             purge,
             key_ring,
+            live,
         })
     }
 
@@ -325,6 +344,12 @@ impl Application {
     /// The database handle, for tests that need to break or inspect it.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// What this instance holds in memory about sessions and users, for tests that wait until
+    /// it has read a change.
+    pub fn live_state(&self) -> Arc<LiveState> {
+        self.live.clone()
     }
 
     /// The signing key ring, for tests that count its reloads.

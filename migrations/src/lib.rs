@@ -11,6 +11,7 @@ mod m20261126_000004_usage_last_grant;
 mod m20261126_000005_enterprise_rule_allowance;
 mod m20261127_000006_sign_in_failure_time;
 mod m20261127_000007_refresh_lineage;
+mod m20261127_000008_exact_counting_and_changes;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_enterprise_rule_allowance::Migration),
             Box::new(m20261127_000006_sign_in_failure_time::Migration),
             Box::new(m20261127_000007_refresh_lineage::Migration),
+            Box::new(m20261127_000008_exact_counting_and_changes::Migration),
         ]
     }
 }

@@ -48,9 +48,9 @@ pub struct CreatedKey {
     pub view: KeyView,
 }
 
-/// How long an instance may answer from its copy of a key and its owner. A revocation or
-/// change made through this instance clears the copy at once; other instances see it within
-/// this time (the contract allows one second).
+/// How long an instance may answer from its copy of a key and its owner. The copy never decides
+/// whether a request counts (the counting statement reads the key, its limit and its owner's
+/// tier as they are), so this bounds only how stale a refusal's details or an upgrade can be.
 const KEY_CACHE_TTL_MS: i64 = 500;
 /// Entries kept before expired ones are swept.
 const KEY_CACHE_SWEEP_AT: usize = 10_000;
@@ -177,8 +177,10 @@ impl ApiKeys {
         Err(ApiKeyError::PrefixesExhausted)
     }
 
-    /// The live key with this secret and its owner; the digest is compared in constant time
-    /// after the indexed lookup.
+    /// The live key with this secret and its owner, from this instance's copy when it is
+    /// fresh. The copy may miss a change made on another instance a moment ago; the counting
+    /// statement decides with the database's state, and a key it refuses is read again with
+    /// [`ApiKeys::reload`].
     pub async fn authenticate(
         &self,
         secret: &ApiKeySecret,
@@ -193,6 +195,24 @@ impl ApiKeys {
         if self.recently_missed(&digest, now) {
             return Ok(None);
         }
+        self.load(digest, now).await
+    }
+
+    /// The live key with this secret and its owner as the database has them now.
+    pub async fn reload(
+        &self,
+        secret: &ApiKeySecret,
+    ) -> Result<Option<(ApiKeyRow, UserRow)>, ApiKeyError> {
+        self.load(secret.digest(), self.clock.now()).await
+    }
+
+    /// Reads a key from the database (the digest is compared in constant time after the
+    /// indexed lookup) and keeps the answer.
+    async fn load(
+        &self,
+        digest: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(ApiKeyRow, UserRow)>, ApiKeyError> {
         let found = store::find_by_digest(&self.db, &digest)
             .await?
             .filter(|(key, _)| {

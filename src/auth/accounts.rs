@@ -7,7 +7,8 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::{
-    AuthError, PasswordHasher, Tokens,
+    AuthError, LiveState, PasswordHasher, Tokens,
+    live::token_digest,
     refresh::{self, RefreshRules},
     tokens::{AccessClaims, Subject, TOKEN_LIFETIME_SECS},
     turns::Turns,
@@ -15,6 +16,7 @@ use super::{
 use crate::{
     domain::{clock::SharedClock, email::Email, password::Password, tier::Tier},
     store::{
+        changes::ChangeKind,
         entities::sessions,
         users::{self as store, InsertUserError, Rotation, UserRow},
     },
@@ -41,9 +43,10 @@ pub struct TokenSet {
     pub expires_in: i64,
 }
 
-/// The user behind a verified access token, as the database has it now.
+/// The user behind a verified access token, as the database has it now (or as this instance
+/// has been told it is: see `live`).
 pub struct SessionUser {
-    pub claims: AccessClaims,
+    pub claims: Arc<AccessClaims>,
     pub user: UserRow,
 }
 
@@ -54,6 +57,7 @@ pub struct Accounts {
     tokens: Arc<Tokens>,
     email_turns: Turns,
     refresh: RefreshRules,
+    live: Arc<LiveState>,
 }
 
 /// Lock duration after `failures` consecutive failures: 0 below the threshold, then 1 s
@@ -75,6 +79,7 @@ impl Accounts {
         hasher: Arc<PasswordHasher>,
         tokens: Arc<Tokens>,
         refresh: RefreshRules,
+        live: Arc<LiveState>,
     ) -> Self {
         Self {
             db,
@@ -83,6 +88,7 @@ impl Accounts {
             tokens,
             email_turns: Turns::default(),
             refresh,
+            live,
         }
     }
 
@@ -214,7 +220,10 @@ impl Accounts {
             Rotation::Successor => self.token_set(&user, &session, successor).await,
             // A replayed refresh token: whoever holds it, the session is no longer trusted (the
             // store revoked it in the same transaction).
-            Rotation::Replayed => Err(AuthError::InvalidRefreshToken),
+            Rotation::Replayed => {
+                self.live.apply(&ChangeKind::Session, &session.id);
+                Err(AuthError::InvalidRefreshToken)
+            }
             // Rotated into a token that is not its derived successor: answering would start a
             // second lineage.
             Rotation::Diverged => Err(AuthError::InvalidRefreshToken),
@@ -257,22 +266,42 @@ impl Accounts {
         let now = self.now();
         if global {
             store::revoke_all_sessions(&self.db, user_id, now).await?;
+            self.live.apply(&ChangeKind::UserSessions, user_id);
         } else {
             store::revoke_session(&self.db, session_id, now).await?;
+            self.live.apply(&ChangeKind::Session, session_id);
         }
         Ok(())
     }
 
     /// A bearer JWT: a valid access token of a live session, with the user's current record.
+    /// A token verified before is not verified again (its expiry is), and sessions and users
+    /// come from memory while nothing changed them.
     pub async fn authenticate_jwt(&self, token: &str) -> Result<SessionUser, AuthError> {
-        let claims = self.tokens.verify_access(token).await?;
-        let (session, user) = store::session_with_user(&self.db, &claims.origin_jti)
-            .await?
-            .ok_or(AuthError::InvalidToken)?;
-        if session.revoked_at.is_some() || session.user_id != claims.sub {
+        let digest = token_digest(token);
+        let claims = match self.live.verified(&digest) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.tokens.verify_access(token).await?);
+                self.live.remember_verified(digest, claims.clone());
+                claims
+            }
+        };
+        if !self.tokens.unexpired(&claims) {
             return Err(AuthError::InvalidToken);
         }
-        Ok(SessionUser { claims, user })
+        let session = self
+            .live
+            .session(&claims.origin_jti)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        if session.revoked || session.user.id != claims.sub {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(SessionUser {
+            claims,
+            user: session.user,
+        })
     }
 
     pub async fn jwks(&self) -> Result<serde_json::Value, AuthError> {
@@ -318,7 +347,8 @@ mod tests {
                 .unwrap(),
             grace: Duration::from_secs(5),
         };
-        let accounts = Accounts::new(db, clock.clone(), hasher.clone(), tokens, rules);
+        let live = Arc::new(LiveState::new(db.clone(), clock.clone(), 0));
+        let accounts = Accounts::new(db, clock.clone(), hasher.clone(), tokens, rules, live);
         (accounts, clock, hasher)
     }
 

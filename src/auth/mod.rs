@@ -2,7 +2,9 @@
 
 mod accounts;
 mod error;
+pub mod follow;
 pub mod keys;
+pub mod live;
 mod passwords;
 mod refresh;
 pub mod tokens;
@@ -11,6 +13,7 @@ mod turns;
 pub use accounts::{Accounts, TokenSet};
 pub use error::AuthError;
 pub use keys::KeyRing;
+pub use live::LiveState;
 pub use passwords::{HashingLimits, PasswordHasher};
 pub use refresh::{Lineage, RefreshRules};
 pub use tokens::Tokens;

@@ -135,6 +135,12 @@ impl Tokens {
         })
     }
 
+    /// Whether verified claims are still within their lifetime (and the leeway).
+    pub fn unexpired(&self, claims: &AccessClaims) -> bool {
+        // Saturating: `exp` is whatever the signed token says, up to i64::MAX.
+        claims.exp.saturating_add(LEEWAY_SECS) > self.clock.now().timestamp()
+    }
+
     /// Verifies a bearer JWT as an access token of this pool. Session state is checked by the
     /// caller (it needs the database).
     pub async fn verify_access(&self, token: &str) -> Result<AccessClaims, AuthError> {
@@ -169,8 +175,7 @@ impl Tokens {
             .map_err(|_| AuthError::InvalidToken)?
             .claims;
 
-        // Saturating: `exp` is whatever the signed token says, up to i64::MAX.
-        let valid = claims.exp.saturating_add(LEEWAY_SECS) > now
+        let valid = self.unexpired(&claims)
             && claims.iss == self.issuer
             && claims.token_use == "access"
             && claims.client_id == CLIENT_ID

@@ -29,6 +29,10 @@ pub enum AuthnError {
     BadServiceToken,
     #[error("this RPC is not available")]
     Unavailable,
+    /// The key was revoked or its owner's tier changed, and changed back, while this request
+    /// was being counted: try again.
+    #[error("the API key changed during the request; try again")]
+    KeyChanging,
     #[error("too many failed authentications from this address; try again later")]
     AddressRateExceeded { retry_after: Duration },
     #[error("clientAddress must be an IPv4 or IPv6 address")]

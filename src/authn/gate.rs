@@ -181,7 +181,7 @@ impl Gate {
                         team_id: user.team_id,
                         monthly_rule_allowance: user.monthly_rule_allowance,
                         method: AuthMethod::Jwt {
-                            session_id: found.claims.origin_jti,
+                            session_id: found.claims.origin_jti.clone(),
                         },
                     }),
                     ..Admission::default()
@@ -196,60 +196,57 @@ impl Gate {
         secret: &ApiKeySecret,
         keys_allowed: bool,
     ) -> Result<Admission, AuthnError> {
-        let (key, user) = self
-            .keys
-            .authenticate(secret)
-            .await?
-            .ok_or(AuthnError::InvalidCredential)?;
-        let prefix = KeyPrefix::parse(&key.prefix).map_err(|_| AuthnError::InvalidCredential)?;
-        // The owner's tier now, not when the key was made.
-        let tier: Tier = user.tier.parse().unwrap_or(Tier::Free);
-        let refusal = if !keys_allowed {
-            Some(AuthnError::ApiKeyNotAllowed { budget: None })
-        } else if !tier.allows_api_keys() {
-            Some(AuthnError::TierWithoutKeys { budget: None })
-        } else {
-            self.limit_account(&user.id).err()
-        };
-        if let Some(refusal) = refusal {
-            // Refused, so not counted; the answer still shows the key's budget.
-            let budget = self.meter.peek(key.id, key.daily_limit).await.ok();
-            return Err(match refusal {
-                AuthnError::ApiKeyNotAllowed { .. } => AuthnError::ApiKeyNotAllowed { budget },
-                AuthnError::TierWithoutKeys { .. } => AuthnError::TierWithoutKeys { budget },
-                AuthnError::AccountRateExceeded { retry_after, .. } => {
-                    AuthnError::AccountRateExceeded {
-                        retry_after,
-                        budget,
-                    }
+        let mut found = self.keys.authenticate(secret).await?;
+        // The copy of the key may be stale; the counting statement is not. When it refuses a
+        // key the copy accepted, the key is read again to say why (revoked: 401, tier: 403).
+        // A second refusal after a fresh read means the key changed twice meanwhile.
+        for fresh in [false, true] {
+            let (key, user) = found.ok_or(AuthnError::InvalidCredential)?;
+            let prefix =
+                KeyPrefix::parse(&key.prefix).map_err(|_| AuthnError::InvalidCredential)?;
+            // The owner's tier now, not when the key was made.
+            let tier: Tier = user.tier.parse().unwrap_or(Tier::Free);
+            let refusal = if !keys_allowed {
+                Some(AuthnError::ApiKeyNotAllowed { budget: None })
+            } else if !tier.allows_api_keys() {
+                Some(AuthnError::TierWithoutKeys { budget: None })
+            } else if !fresh {
+                self.limit_account(&user.id).err()
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                // Refused, so not counted; the answer still shows the key's budget.
+                let budget = self.meter.peek(key.id, key.daily_limit).await.ok();
+                return Err(with_budget(refusal, budget));
+            }
+            match self.meter.count(key.id).await {
+                Ok((budget, counted)) => {
+                    self.keys.record_use(&key).await;
+                    return Ok(Admission {
+                        principal: Some(Principal {
+                            user_id: user.id,
+                            email: user.email,
+                            tier,
+                            team_id: user.team_id,
+                            monthly_rule_allowance: user.monthly_rule_allowance,
+                            method: AuthMethod::ApiKey {
+                                key_id: key.id,
+                                prefix,
+                            },
+                        }),
+                        budget: Some(budget),
+                        counted: Some(counted),
+                    });
                 }
-                other => other,
-            });
+                Err(DailyError::Exceeded { budget }) => {
+                    return Err(AuthnError::DailyLimitExceeded { budget });
+                }
+                Err(DailyError::Store(err)) => return Err(AuthnError::Store(err)),
+                Err(DailyError::NotCounted) => found = self.keys.reload(secret).await?,
+            }
         }
-        let (budget, counted) = self
-            .meter
-            .count(key.id, key.daily_limit)
-            .await
-            .map_err(|err| match err {
-                DailyError::Exceeded { budget } => AuthnError::DailyLimitExceeded { budget },
-                DailyError::Store(err) => AuthnError::Store(err),
-            })?;
-        self.keys.record_use(&key).await;
-        Ok(Admission {
-            principal: Some(Principal {
-                user_id: user.id,
-                email: user.email,
-                tier,
-                team_id: user.team_id,
-                monthly_rule_allowance: user.monthly_rule_allowance,
-                method: AuthMethod::ApiKey {
-                    key_id: key.id,
-                    prefix,
-                },
-            }),
-            budget: Some(budget),
-            counted: Some(counted),
-        })
+        Err(AuthnError::KeyChanging)
     }
 
     /// One limiter per account, shared by its JWTs and all its keys.
@@ -279,5 +276,18 @@ impl Gate {
         } else {
             Err(AuthnError::BadServiceToken)
         }
+    }
+}
+
+/// A refusal of an identified key, with the key's budget for the rate-limit headers.
+fn with_budget(refusal: AuthnError, budget: Option<Budget>) -> AuthnError {
+    match refusal {
+        AuthnError::ApiKeyNotAllowed { .. } => AuthnError::ApiKeyNotAllowed { budget },
+        AuthnError::TierWithoutKeys { .. } => AuthnError::TierWithoutKeys { budget },
+        AuthnError::AccountRateExceeded { retry_after, .. } => AuthnError::AccountRateExceeded {
+            retry_after,
+            budget,
+        },
+        other => other,
     }
 }

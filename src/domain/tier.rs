@@ -12,6 +12,8 @@ pub enum Tier {
 }
 
 impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::Free, Tier::Pro, Tier::Team, Tier::Enterprise];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Free => "free",

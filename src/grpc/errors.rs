@@ -234,6 +234,11 @@ impl From<AuthnError> for Status {
                 retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
             }
             AuthnError::InvalidClientAddress => error(ErrorCode::ValidationError, message),
+            AuthnError::KeyChanging => retry_later(
+                ErrorCode::ServiceUnavailable,
+                message,
+                Duration::from_secs(1),
+            ),
             AuthnError::Auth(err) => err.into(),
             AuthnError::Store(err) => err.into(),
         }

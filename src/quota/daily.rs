@@ -1,10 +1,12 @@
 //! The daily request budget of API keys, per UTC day.
 //!
-//! Counting must be exact across instances, so it happens in the database, in one statement.
-//! To keep that off the critical path of every request, concurrent requests of one key are
-//! coalesced: while a counting statement for a key runs, later requests queue, and the next
-//! statement counts them all at once and reports how many fit. The statement never grants
-//! more than the limit allows, so batching changes the number of round trips, not the result.
+//! Counting must be exact across instances and decided by the database's current state (a key
+//! revoked or limited on another instance counts differently on the very next request), so it
+//! happens in the database, in one statement. To keep that statement off the critical path of
+//! every request, requests are coalesced across all keys: while a counting statement runs, later
+//! requests queue, and the next statement counts every queued request of every key at once and
+//! reports how many of each key's fit. The statement never grants more than a key's limit, so
+//! batching changes the number of round trips, not the result.
 
 use std::{
     collections::HashMap,
@@ -17,7 +19,10 @@ use tokio::sync::oneshot;
 
 use crate::{
     domain::clock::{SharedClock, next_utc_midnight, utc_day},
-    store::{StoreError, api_keys as store},
+    store::{
+        StoreError,
+        api_keys::{self as store, KeyCount, MAX_KEYS_PER_STATEMENT},
+    },
 };
 
 /// A key's budget after a request.
@@ -48,26 +53,54 @@ pub struct Counted {
 pub enum DailyError {
     #[error("the daily request limit of this API key is used up")]
     Exceeded { budget: Budget },
+    /// The database does not count this key now: it is revoked, or its owner's tier no longer
+    /// allows keys. The caller finds out which.
+    #[error("the API key is not accepted")]
+    NotCounted,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// The answer to one queued request: the key's count after it, or `None` when it did not fit.
-type Reply = oneshot::Sender<Result<Option<i32>, StoreError>>;
+/// What the counting statement decided for one queued request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// Counted: the key's count after this request, and its limit.
+    Granted {
+        count: i32,
+        limit: i32,
+    },
+    /// The day is used up.
+    Full {
+        count: i32,
+        limit: i32,
+    },
+    NotCounted,
+}
+
+type Reply = oneshot::Sender<Result<Decision, StoreError>>;
+
+struct Waiting {
+    key_id: i64,
+    day: i64,
+    reply: Reply,
+}
 
 #[derive(Default)]
 struct Queue {
-    waiting: Vec<Reply>,
-    limit: i32,
+    waiting: Vec<Waiting>,
     running: bool,
 }
 
-type Queues = Arc<Mutex<HashMap<(i64, i64), Queue>>>;
+type SharedQueue = Arc<Mutex<Queue>>;
+
+fn lock(queue: &SharedQueue) -> std::sync::MutexGuard<'_, Queue> {
+    queue.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub struct DailyMeter {
     db: DatabaseConnection,
     clock: SharedClock,
-    queues: Queues,
+    queue: SharedQueue,
 }
 
 impl DailyMeter {
@@ -75,44 +108,43 @@ impl DailyMeter {
         Self {
             db,
             clock,
-            queues: Queues::default(),
+            queue: SharedQueue::default(),
         }
     }
 
-    fn budget(&self, limit: i32, count: i32) -> (Budget, i64) {
+    fn budget(&self, limit: i32, count: i32) -> Budget {
         let now = self.clock.now();
         let reset = next_utc_midnight(now);
-        let budget = Budget {
+        Budget {
             limit,
             remaining: (limit - count).max(0),
             reset,
             reset_in: reset - now.timestamp(),
-        };
-        (budget, utc_day(now))
+        }
     }
 
-    /// Counts one request, or refuses it (uncounted) when the day's limit is reached.
-    pub async fn count(&self, key_id: i64, limit: i32) -> Result<(Budget, Counted), DailyError> {
+    /// Counts one request of the key, or refuses it (uncounted) when the day's limit is
+    /// reached or the database no longer accepts the key.
+    pub async fn count(&self, key_id: i64) -> Result<(Budget, Counted), DailyError> {
         let day = utc_day(self.clock.now());
         let (reply, answer) = oneshot::channel();
         let lead = {
-            let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-            let queue = queues.entry((key_id, day)).or_default();
-            queue.waiting.push(reply);
-            // The newest limit wins: a PATCH during a burst applies to the next statement.
-            queue.limit = limit;
+            let mut queue = lock(&self.queue);
+            queue.waiting.push(Waiting { key_id, day, reply });
             !std::mem::replace(&mut queue.running, true)
         };
         if lead {
             // A task of its own, so a client that goes away cannot strand the queue.
-            tokio::spawn(drain(self.db.clone(), self.queues.clone(), key_id, day));
+            tokio::spawn(drain(self.db.clone(), self.queue.clone()));
         }
-        let counted = answer.await.unwrap_or_else(|_| Err(stopped()))?;
-        match counted {
-            Some(count) => Ok((self.budget(limit, count).0, Counted { key_id, day })),
-            None => Err(DailyError::Exceeded {
-                budget: self.budget(limit, limit).0,
+        match answer.await.unwrap_or_else(|_| Err(stopped()))? {
+            Decision::Granted { count, limit } => {
+                Ok((self.budget(limit, count), Counted { key_id, day }))
+            }
+            Decision::Full { count, limit } => Err(DailyError::Exceeded {
+                budget: self.budget(limit, count.max(limit)),
             }),
+            Decision::NotCounted => Err(DailyError::NotCounted),
         }
     }
 
@@ -120,7 +152,7 @@ impl DailyMeter {
     pub async fn peek(&self, key_id: i64, limit: i32) -> Result<Budget, StoreError> {
         let day = utc_day(self.clock.now());
         let count = store::count_of(&self.db, key_id, day).await?;
-        Ok(self.budget(limit, count).0)
+        Ok(self.budget(limit, count))
     }
 
     /// Gives a counted request back (its answer was an error). The statement runs on a task of
@@ -137,78 +169,130 @@ fn stopped() -> StoreError {
     StoreError::Other(sea_orm::DbErr::Custom("counter stopped".into()))
 }
 
-/// Removes a key's queue when its drain task ends in any way (a panic, or the runtime shutting
-/// down): the waiters then get an error instead of waiting for ever, and the next request
-/// starts a fresh queue.
+/// Ends a drain that stops in any way other than by emptying the queue (a panic, or the runtime
+/// shutting down): the queued requests get an error instead of waiting for ever, and the next
+/// request starts a fresh drain.
 struct DrainGuard {
-    queues: Queues,
-    slot: (i64, i64),
-    /// Cleared when the drain ends normally: it removed the queue itself, under the lock, and a
-    /// queue under the same key now belongs to a newer drain.
+    queue: SharedQueue,
     armed: bool,
 }
 
 impl Drop for DrainGuard {
     fn drop(&mut self) {
         if self.armed {
-            self.queues
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&self.slot);
+            let mut queue = lock(&self.queue);
+            queue.waiting.clear();
+            queue.running = false;
         }
     }
 }
 
-/// Counts the queued requests of one key in batches until the queue is empty.
-async fn drain(db: DatabaseConnection, queues: Queues, key_id: i64, day: i64) {
+/// Counts the queued requests in rounds, one statement per day in the round (one in all but a
+/// round that spans midnight), until the queue is empty.
+async fn drain(db: DatabaseConnection, queue: SharedQueue) {
     let mut guard = DrainGuard {
-        queues: queues.clone(),
-        slot: (key_id, day),
+        queue: queue.clone(),
         armed: true,
     };
     loop {
-        let (batch, limit) = {
-            let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(queue) = queues.get_mut(&(key_id, day)) else {
-                guard.armed = false;
-                return;
-            };
+        let round = {
+            let mut queue = lock(&queue);
             // A request whose client went away while it waited is neither counted nor kept.
-            queue.waiting.retain(|reply| !reply.is_closed());
+            queue.waiting.retain(|waiting| !waiting.reply.is_closed());
             if queue.waiting.is_empty() {
-                queues.remove(&(key_id, day));
+                queue.running = false;
                 guard.armed = false;
                 return;
             }
-            (std::mem::take(&mut queue.waiting), queue.limit)
+            std::mem::take(&mut queue.waiting)
         };
-        let requests = i32::try_from(batch.len()).unwrap_or(i32::MAX);
-        match store::count_requests(&db, key_id, day, requests, limit).await {
-            Ok((count, granted)) => {
-                let before = count - granted;
-                for (position, reply) in (0..).zip(batch) {
-                    let answer = (position < granted).then_some(before + position + 1);
-                    let _ = reply.send(Ok(answer));
-                }
+        if let Err(err) = count_round(&db, round).await {
+            // Requests that queued while the statement failed share its answer: the database
+            // just refused, and another attempt would make each of them wait a second acquire
+            // timeout behind this one (a 503 must come within one).
+            let queued = {
+                let mut queue = lock(&queue);
+                queue.running = false;
+                std::mem::take(&mut queue.waiting)
+            };
+            guard.armed = false;
+            for waiting in queued {
+                let _ = waiting.reply.send(Err(err.clone()));
             }
-            Err(err) => {
-                // Requests that queued while the statement failed share its answer: the
-                // database just refused, and another attempt would make each of them wait a
-                // second acquire timeout behind this one (a 503 must come within one).
-                let queued = {
-                    let mut queues = queues.lock().unwrap_or_else(|e| e.into_inner());
-                    queues
-                        .remove(&(key_id, day))
-                        .map(|queue| queue.waiting)
-                        .unwrap_or_default()
-                };
-                guard.armed = false;
-                for reply in batch.into_iter().chain(queued) {
-                    let _ = reply.send(Err(err.clone()));
+            return;
+        }
+    }
+}
+
+/// Counts one round of requests and answers each of them. On an error every request of the
+/// round not yet answered gets it, and so does the caller.
+async fn count_round(db: &DatabaseConnection, round: Vec<Waiting>) -> Result<(), StoreError> {
+    // Requests by day and key, each key's in arrival order.
+    let mut by_day: HashMap<i64, HashMap<i64, Vec<Reply>>> = HashMap::new();
+    for waiting in round {
+        by_day
+            .entry(waiting.day)
+            .or_default()
+            .entry(waiting.key_id)
+            .or_default()
+            .push(waiting.reply);
+    }
+    let mut failure = None;
+    for (day, mut keys) in by_day {
+        let ids: Vec<i64> = keys.keys().copied().collect();
+        for chunk in ids.chunks(MAX_KEYS_PER_STATEMENT) {
+            let requests: Vec<(i64, i32)> = chunk
+                .iter()
+                .map(|id| (*id, i32::try_from(keys[id].len()).unwrap_or(i32::MAX)))
+                .collect();
+            let counted = match &failure {
+                Some(err) => Err(StoreError::clone(err)),
+                None => store::count_requests(db, day, &requests).await,
+            };
+            let counted: HashMap<i64, KeyCount> = match counted {
+                Ok(rows) => rows.into_iter().map(|row| (row.key_id, row)).collect(),
+                Err(err) => {
+                    for id in chunk {
+                        for reply in keys.remove(id).unwrap_or_default() {
+                            let _ = reply.send(Err(err.clone()));
+                        }
+                    }
+                    failure = Some(err);
+                    continue;
                 }
-                return;
+            };
+            for id in chunk {
+                let replies = keys.remove(id).unwrap_or_default();
+                answer(counted.get(id), replies);
             }
         }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Hands out one key's share of a statement: the first `granted` requests, in arrival order,
+/// are counted.
+fn answer(counted: Option<&KeyCount>, replies: Vec<Reply>) {
+    let Some(counted) = counted else {
+        for reply in replies {
+            let _ = reply.send(Ok(Decision::NotCounted));
+        }
+        return;
+    };
+    let before = counted.count - counted.granted;
+    for (position, reply) in (0..).zip(replies) {
+        let decision = if position < counted.granted {
+            Decision::Granted {
+                count: before + position + 1,
+                limit: counted.limit,
+            }
+        } else {
+            Decision::Full {
+                count: counted.count,
+                limit: counted.limit,
+            }
+        };
+        let _ = reply.send(Ok(decision));
     }
 }
 
@@ -225,20 +309,64 @@ mod tests {
         let clock = Arc::new(FakeClock::new(chrono::Utc::now()));
         let meter = DailyMeter::new(db.clone(), clock.clone());
         let day = utc_day(clock.now());
-        let (reply, answer) = oneshot::channel();
-        drop(answer);
-        meter.queues.lock().unwrap().insert(
-            (7, day),
-            Queue {
-                waiting: vec![reply],
-                limit: 10,
-                running: true,
+        let created_at = clock.now().timestamp();
+        crate::store::users::insert_user(
+            &db,
+            crate::store::users::UserRow {
+                id: "u1".into(),
+                email: "meter@example.com".into(),
+                password_hash: String::new(),
+                tier: "pro".into(),
+                team_id: None,
+                created_at,
+                monthly_rule_allowance: None,
             },
+        )
+        .await
+        .unwrap();
+        store::insert(
+            &db,
+            store::NewKey {
+                prefix: "abcd1234".into(),
+                digest: "00".repeat(32),
+                user_id: "u1".into(),
+                name: "k".into(),
+                daily_limit: 10,
+                created_at,
+            },
+        )
+        .await
+        .unwrap();
+        let key_id = store::find_by_digest(&db, &"00".repeat(32))
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .id;
+        let (gone, gone_answer) = oneshot::channel();
+        drop(gone_answer);
+        let (stays, stays_answer) = oneshot::channel();
+        {
+            let mut queue = lock(&meter.queue);
+            queue.running = true;
+            for reply in [gone, stays] {
+                queue.waiting.push(Waiting { key_id, day, reply });
+            }
+        }
+
+        drain(db.clone(), meter.queue.clone()).await;
+
+        assert_eq!(
+            stays_answer.await.unwrap().unwrap(),
+            Decision::Granted {
+                count: 1,
+                limit: 10
+            }
         );
-
-        drain(db.clone(), meter.queues.clone(), 7, day).await;
-
-        assert!(meter.queues.lock().unwrap().is_empty());
-        assert_eq!(store::count_of(&db, 7, day).await.unwrap(), 0);
+        {
+            let queue = lock(&meter.queue);
+            assert!(queue.waiting.is_empty() && !queue.running);
+        }
+        assert_eq!(store::count_of(&db, key_id, day).await.unwrap(), 1);
     }
 }

@@ -14,6 +14,8 @@ use super::{
 
 pub use api_keys::Model as ApiKeyRow;
 
+use crate::domain::tier::Tier;
+
 /// A key as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyView {
@@ -163,55 +165,99 @@ pub async fn revoke(
     Ok(result.rows_affected == 1)
 }
 
-/// Counts up to `requests` requests against the key's day in one statement, never past
-/// `limit`: concurrent statements (on any instance) serialise on the row, so no more than
-/// `limit` requests are ever granted. Returns the count after the statement and how many of
-/// the `requests` it granted (0 when the day is used up).
+/// One key's share of a counting statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCount {
+    pub key_id: i64,
+    /// The day's count after the statement.
+    pub count: i32,
+    /// How many of the requested requests the statement granted (0 when the day is used up).
+    pub granted: i32,
+    /// The key's daily limit as the statement read it.
+    pub limit: i32,
+}
+
+/// Largest number of keys counted by one statement (PostgreSQL takes at most 65,535
+/// parameters, SQLite 32,766).
+pub const MAX_KEYS_PER_STATEMENT: usize = 1024;
+
+/// Counts `requests` (key id, number of requests) against `day` in one statement, each key
+/// never past its limit. The statement itself decides with the database's state when it runs:
+/// a key counts only while it is not revoked and its owner's tier allows keys, against the
+/// key's current `daily_limit`. Keys refused that way have no entry in the answer; every other
+/// key has one, with `granted` 0 when its day is used up.
 ///
-/// Both right-hand sides of the update read the row as it was before it (SQL semantics), so
-/// `last_grant` records exactly how much this statement added.
+/// Concurrent statements (on any instance) serialise on each key's row, so no more than the
+/// limit is ever granted. Rows are written in key order, so two statements never wait for
+/// each other's rows crosswise. The right-hand sides of the update read the row as it was
+/// before it (SQL semantics): `last_grant` is exactly what this statement added, and a count
+/// already above a lowered limit stays as it is.
 pub async fn count_requests(
-    db: &DatabaseConnection,
-    key_id: i64,
+    db: &impl ConnectionTrait,
     day: i64,
-    requests: i32,
-    limit: i32,
-) -> Result<(i32, i32), StoreError> {
-    let backend = db.get_database_backend();
-    let min = match backend {
-        sea_orm::DbBackend::Postgres => "LEAST",
-        _ => "MIN",
-    };
-    let sql = format!(
-        "INSERT INTO api_key_usage (key_id, day, count, last_grant) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (key_id, day) DO UPDATE SET \
-         count = {min}(api_key_usage.count + ?, ?), \
-         last_grant = {min}(?, ? - api_key_usage.count) \
-         WHERE api_key_usage.count < ? \
-         RETURNING count, last_grant"
-    );
-    let first = requests.min(limit);
-    let row = db
-        .query_one_raw(statement(
-            backend,
-            &sql,
-            vec![
-                key_id.into(),
-                day.into(),
-                first.into(),
-                first.into(),
-                requests.into(),
-                limit.into(),
-                requests.into(),
-                limit.into(),
-                limit.into(),
-            ],
-        ))
-        .await?;
-    match row {
-        Some(row) => Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)),
-        None => Ok((limit, 0)),
+    requests: &[(i64, i32)],
+) -> Result<Vec<KeyCount>, StoreError> {
+    if requests.is_empty() {
+        return Ok(Vec::new());
     }
+    debug_assert!(requests.len() <= MAX_KEYS_PER_STATEMENT);
+    let backend = db.get_database_backend();
+    let (min, max) = match backend {
+        sea_orm::DbBackend::Postgres => ("LEAST", "GREATEST"),
+        _ => ("MIN", "MAX"),
+    };
+    // Padded to a power of two with ids no key has, so a handful of statement shapes serve
+    // every batch size and stay in the connections' prepared-statement caches.
+    let rows = requests.len().next_power_of_two();
+    let mut values = Vec::with_capacity(rows * 2 + 1);
+    let mut listed = String::with_capacity(rows * 48);
+    for i in 0..rows {
+        let (key_id, n) = requests.get(i).copied().unwrap_or((-1, 0));
+        if i > 0 {
+            listed.push_str(", ");
+        }
+        listed.push_str("(CAST(? AS BIGINT), CAST(? AS INTEGER))");
+        values.push(key_id.into());
+        values.push(n.into());
+    }
+    values.push(day.into());
+    let granted =
+        format!("{max}(0, {min}(excluded.count, excluded.daily_limit - api_key_usage.count))");
+    let sql = format!(
+        "WITH requested (key_id, n) AS (VALUES {listed}) \
+         INSERT INTO api_key_usage (key_id, day, count, last_grant, daily_limit) \
+         SELECT k.id, CAST(? AS BIGINT), {min}(r.n, k.daily_limit), {min}(r.n, k.daily_limit), k.daily_limit \
+         FROM requested r JOIN api_keys k ON k.id = r.key_id JOIN users u ON u.id = k.user_id \
+         WHERE r.n > 0 AND k.revoked_at IS NULL AND u.tier IN ({tiers}) \
+         ORDER BY k.id \
+         ON CONFLICT (key_id, day) DO UPDATE SET \
+         count = api_key_usage.count + {granted}, \
+         last_grant = {granted}, \
+         daily_limit = excluded.daily_limit \
+         RETURNING key_id, count, last_grant, daily_limit",
+        tiers = key_tiers_sql(),
+    );
+    let rows = db.query_all_raw(statement(backend, &sql, values)).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(KeyCount {
+                key_id: row.try_get_by_index(0)?,
+                count: row.try_get_by_index(1)?,
+                granted: row.try_get_by_index(2)?,
+                limit: row.try_get_by_index(3)?,
+            })
+        })
+        .collect()
+}
+
+/// The tiers whose users' keys are accepted, as an SQL list of literals.
+fn key_tiers_sql() -> String {
+    Tier::ALL
+        .iter()
+        .filter(|tier| tier.allows_api_keys())
+        .map(|tier| format!("'{}'", tier.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Today's count of a key (0 when it has not been used today).

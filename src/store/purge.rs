@@ -1,5 +1,5 @@
 //! Deletes of data that has outlived its use: ended sessions with their refresh tokens, stale
-//! sign-in failure records and old daily key usage. Each is one statement per table, so a
+//! sign-in failure records, old daily key usage and old change-log entries. Each is one statement per table, so a
 //! purge never holds a transaction across tables.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -13,6 +13,7 @@ pub struct Purged {
     pub refresh_tokens: u64,
     pub sign_in_failures: u64,
     pub key_usage_days: u64,
+    pub changes: u64,
 }
 
 /// What a purge removes; all times are Unix seconds, the day is a UTC day number.
@@ -24,6 +25,8 @@ pub struct Cutoffs {
     pub sign_in_failure_before: i64,
     /// Daily key counts of days before this go.
     pub key_usage_day_before: i64,
+    /// Change-log entries written before this go (instances read them within a second).
+    pub change_before: i64,
 }
 
 const ENDED_SESSIONS: &str = "((revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?)";
@@ -62,7 +65,13 @@ pub async fn purge(db: &DatabaseConnection, cutoffs: Cutoffs) -> Result<Purged, 
         vec![cutoffs.key_usage_day_before.into()],
     )
     .await?;
+    let changes = run(
+        "DELETE FROM auth_changes WHERE at < ?",
+        vec![cutoffs.change_before.into()],
+    )
+    .await?;
     Ok(Purged {
+        changes,
         sessions,
         refresh_tokens,
         sign_in_failures,

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 
 use super::{
     StoreError,
+    changes::{self, ChangeKind},
     entities::{refresh_tokens, sessions, sign_in_failures, users},
     sql::statement,
 };
@@ -55,15 +56,38 @@ pub async fn set_tier(
     email: &str,
     tier: &str,
     team_id: Option<Option<String>>,
+    now: i64,
 ) -> Result<bool, StoreError> {
+    let txn = db.begin().await?;
     let mut update = users::Entity::update_many()
         .col_expr(users::Column::Tier, Expr::value(tier))
         .filter(users::Column::Email.eq(email));
     if let Some(team_id) = team_id {
         update = update.col_expr(users::Column::TeamId, Expr::value(team_id));
     }
-    let result = update.exec(db).await?;
-    Ok(result.rows_affected == 1)
+    update.exec(&txn).await?;
+    let changed = user_changed(&txn, email, now).await?;
+    txn.commit().await?;
+    Ok(changed)
+}
+
+/// Logs a change of the user with this email; false when there is none.
+async fn user_changed(
+    txn: &sea_orm::DatabaseTransaction,
+    email: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let user = users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .one(txn)
+        .await?;
+    match user {
+        Some(user) => {
+            changes::record(txn, ChangeKind::User, &user.id, now).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Sets an enterprise user's monthly rule allowance (`None`: unlimited); false when no user has
@@ -72,13 +96,17 @@ pub async fn set_monthly_rule_allowance(
     db: &DatabaseConnection,
     email: &str,
     allowance: Option<i32>,
+    now: i64,
 ) -> Result<bool, StoreError> {
-    let result = users::Entity::update_many()
+    let txn = db.begin().await?;
+    users::Entity::update_many()
         .col_expr(users::Column::MonthlyRuleAllowance, Expr::value(allowance))
         .filter(users::Column::Email.eq(email))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(result.rows_affected == 1)
+    let changed = user_changed(&txn, email, now).await?;
+    txn.commit().await?;
+    Ok(changed)
 }
 
 /// A new sign-in session with its first refresh token.
@@ -127,12 +155,15 @@ pub async fn session_with_user(
 }
 
 pub async fn revoke_session(db: &DatabaseConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now))
         .filter(sessions::Column::Id.eq(id))
         .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
+    changes::record(&txn, ChangeKind::Session, id, now).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -141,12 +172,15 @@ pub async fn revoke_all_sessions(
     user_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now))
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
+    changes::record(&txn, ChangeKind::UserSessions, user_id, now).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -216,6 +250,7 @@ pub async fn rotate_refresh_token(
                 .filter(sessions::Column::RevokedAt.is_null())
                 .exec(&txn)
                 .await?;
+            changes::record(&txn, ChangeKind::Session, session_id, now).await?;
             Rotation::Replayed
         }
         _ if parent.successor_digest.as_deref() != Some(successor_digest) => Rotation::Diverged,

@@ -56,11 +56,12 @@ pub fn access(tokens: &Value) -> String {
     tokens["accessToken"].as_str().unwrap().to_owned()
 }
 
-/// Runs the binary's admin CLI against the app's database.
+/// Runs the binary's admin CLI against the app's database, and waits until the app has read
+/// the changes it logged.
 pub async fn cli(app: &TestApp, args: &[&str]) -> String {
     let url = app.database_url.clone();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
+    let out = tokio::task::spawn_blocking(move || {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_cloudsigma-auth"))
             .args(&args)
             .env("DATABASE_URL", url)
@@ -75,7 +76,9 @@ pub async fn cli(app: &TestApp, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stdout).into_owned()
     })
     .await
-    .unwrap()
+    .unwrap();
+    crate::helpers::changes_read(app).await;
+    out
 }
 
 fn claims_of(token: &str) -> Value {

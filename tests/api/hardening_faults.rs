@@ -462,7 +462,32 @@ async fn a_postgres_outage_is_503_within_two_seconds_and_heals_without_a_restart
         "API key",
     )
     .await;
-    unavailable_in_time(app.http.get(app.url("/v1/usage")).bearer_auth(&jwt), "JWT").await;
+    unavailable_in_time(
+        app.http.get(app.url("/v1/api-keys")).bearer_auth(&jwt),
+        "JWT, key listing",
+    )
+    .await;
+    // Checking a signed-in user's token needs no database: its session and user are in memory.
+    let mut authenticate =
+        cloudsigma_auth::proto::cloudsigma::v1::auth_service_client::AuthServiceClient::new(
+            app.channel().await,
+        );
+    let mut request = tonic::Request::new(
+        cloudsigma_auth::proto::cloudsigma::v1::AuthenticateRequest {
+            token: jwt.clone(),
+            ..Default::default()
+        },
+    );
+    request.metadata_mut().insert(
+        "x-cloudsigma-service-token",
+        crate::helpers::SERVICE_TOKEN.parse().unwrap(),
+    );
+    let checked = tokio::time::timeout(Duration::from_secs(2), authenticate.authenticate(request))
+        .await
+        .expect("answered in time")
+        .expect("the token is accepted during the outage")
+        .into_inner();
+    assert_eq!(checked.email, "outage@example.com");
     unavailable_in_time(
         app.http
             .post(app.url("/v1/auth/sign-in"))

@@ -2,10 +2,11 @@
 // Shared by every test area; not each area uses every helper.
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use cloudsigma_auth::{
+    auth::LiveState,
     config::Config,
     domain::clock::FakeClock,
     startup::{Application, Dependencies},
@@ -21,6 +22,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub clock: Arc<FakeClock>,
     pub database_url: String,
+    pub live: Arc<LiveState>,
     db: DatabaseConnection,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -81,6 +83,7 @@ pub async fn spawn_on(database_url: &str, customize: impl FnOnce(&mut Config)) -
         .expect("application starts");
     let addr = app.local_addr();
     let db = app.db().clone();
+    let live = app.live_state();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
@@ -90,6 +93,7 @@ pub async fn spawn_on(database_url: &str, customize: impl FnOnce(&mut Config)) -
         http: reqwest::Client::new(),
         clock,
         database_url: database_url.to_owned(),
+        live,
         db,
         shutdown: Some(tx),
         server: Some(server),
@@ -195,12 +199,31 @@ pub fn reason(status: &tonic::Status) -> String {
     info.reason.clone()
 }
 
-/// Puts a user on a tier directly in the database (what `users set-tier` does).
+/// Puts a user on a tier directly in the database (what `users set-tier` does), and waits until
+/// the instance has read the change.
 pub async fn set_tier(app: &TestApp, email: &str, tier: &str) {
-    let found = cloudsigma_auth::store::users::set_tier(app.db(), email, tier, None)
+    set_tier_and_team(app, email, tier, None).await;
+}
+
+/// [`set_tier`], and the team when `team` is given.
+pub async fn set_tier_and_team(app: &TestApp, email: &str, tier: &str, team: Option<&str>) {
+    let team = team.map(|team| Some(team.to_owned()));
+    let found = cloudsigma_auth::store::users::set_tier(app.db(), email, tier, team, 0)
         .await
         .unwrap();
     assert!(found, "{email} exists");
+    changes_read(app).await;
+}
+
+/// Waits until the instance has read every change logged so far (at most 2 s: the contract's
+/// bound is 1 s).
+pub async fn changes_read(app: &TestApp) {
+    let latest = cloudsigma_auth::store::changes::latest(app.db())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(2), app.live.applied(latest))
+        .await
+        .expect("the instance reads the change log within the propagation bound");
 }
 
 /// A signed-up user on `tier`; returns an access token.

@@ -65,6 +65,17 @@ async fn no_log_line_contains_a_password_token_or_key() {
     )
     .await
     .unwrap();
+    // On a paid tier before the first token is used, so no instance holds the old tier.
+    let set_tier = Command::new(env!("CARGO_BIN_EXE_cloudsigma-auth"))
+        .args(["users", "set-tier", "log@example.com", "pro"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/logs.db?mode=rwc", dir.path().display()),
+        )
+        .env("RUST_LOG", "off")
+        .status()
+        .unwrap();
+    assert!(set_tier.success());
     post(
         "/v1/auth/sign-in",
         None,
@@ -100,17 +111,8 @@ async fn no_log_line_contains_a_password_token_or_key() {
         .unwrap();
     secrets.push(rotated["data"]["refreshToken"].as_str().unwrap().to_owned());
 
-    // An API key, used over REST, gRPC and the internal Authenticate RPC.
-    let set_tier = Command::new(env!("CARGO_BIN_EXE_cloudsigma-auth"))
-        .args(["users", "set-tier", "log@example.com", "pro"])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/logs.db?mode=rwc", dir.path().display()),
-        )
-        .env("RUST_LOG", "off")
-        .status()
-        .unwrap();
-    assert!(set_tier.success());
+    // An API key (the user was put on pro right after sign-up), used over REST, gRPC and the
+    // internal Authenticate RPC.
     let created: Value = post("/v1/api-keys", Some(&access), json!({"name": "logged"}))
         .await
         .unwrap()

@@ -13,3 +13,4 @@ mod hardening_refresh;
 mod helpers;
 mod logs;
 mod metering;
+mod propagation;

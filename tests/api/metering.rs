@@ -376,14 +376,7 @@ async fn authenticate_counts_an_api_key_like_a_rest_request() {
     assert_eq!(used_today(&app, &jwt).await, 0);
 
     // The key acts with its owner's current team.
-    cloudsigma_auth::store::users::set_tier(
-        app.db(),
-        "svc@example.com",
-        "enterprise",
-        Some(Some("team-7".to_owned())),
-    )
-    .await
-    .unwrap();
+    crate::helpers::set_tier_and_team(&app, "svc@example.com", "enterprise", Some("team-7")).await;
     app.clock.advance(Duration::from_secs(1));
     let response = client
         .authenticate(internal(AuthenticateRequest {
