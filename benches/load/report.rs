@@ -104,6 +104,9 @@ fn target_cell(db: &Database, scenario: &Scenario, target: Option<f64>) -> Strin
     format!("≥ {target}: {ratio}; p99: {p99}")
 }
 
+/// Hand-written analysis included in the report.
+const ANALYSIS: &str = "benches/load/analysis.md";
+
 pub fn render(context: &Context, databases: &[Database]) -> String {
     let mut out = String::new();
     let w = &mut out;
@@ -174,6 +177,12 @@ pub fn render(context: &Context, databases: &[Database]) -> String {
     .ok();
     writeln!(w, "| REST `/v1/usage`, JWT | ≥ 0.5 | ≥ 0.35 |").ok();
     writeln!(w, "| p99, every scenario | ≤ 5 ms | ≤ 5 ms |\n").ok();
+
+    // Where the numbers come from and what stands in the way of a target: written by hand
+    // after looking at a profile, kept beside the harness, included as it is.
+    if let Ok(analysis) = std::fs::read_to_string(ANALYSIS) {
+        writeln!(w, "{}\n", analysis.trim_end()).ok();
+    }
 
     writeln!(w, "## How each run is checked\n").ok();
     writeln!(w, "Before and after every run the harness sums `usedToday` over the bench user's keys (`GET /v1/api-keys`, waiting until two reads agree) and compares the growth with the successful answers the load generator saw: a key scenario must have grown by exactly that many, a run without keys by none, and every answer must be a success. wrk and h2load stop at their deadline with requests still in flight, which the server may have answered and counted; the check allows those (and says how many there were), nothing more. wrk's script counts a success as metered only when it carries `X-RateLimit-Limit`. h2load sees HTTP 200 for gRPC errors: for key scenarios the count exposes them, for the others the harness compares the DATA bytes received with the size of a successful answer. The Rust load process waits for every call it sent and reads each `grpc-status`.\n").ok();
