@@ -169,6 +169,11 @@ pub struct Config {
     )]
     pub trusted_proxies: Vec<TrustedProxy>,
 
+    /// A TOML file of gateway rules (`[[rule]]` with `prefix`, `access` and optional
+    /// `methods`) for the gateway check; without it, the rules of the documented API.
+    #[arg(long, env = "CLOUDSIGMA_GATEWAY_RULES", global = true)]
+    pub gateway_rules: Option<std::path::PathBuf>,
+
     /// Highest daily limit of an API key on the pro tier.
     #[arg(
         long,

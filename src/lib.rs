@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod descriptors;
 pub mod domain;
+pub mod gateway;
 pub mod grpc;
 pub mod quota;
 pub mod rest;

@@ -31,6 +31,7 @@ use crate::{
     domain::api_key::DailyLimitCeilings,
     domain::client_address::AddressBucket,
     domain::clock::{SharedClock, SystemClock},
+    gateway::{self, EnvoyAuthorization, Gateway},
     grpc::{
         api_keys::ApiKeyApi,
         auth::AuthApi,
@@ -40,10 +41,12 @@ use crate::{
     },
     proto::{
         DESCRIPTOR_SET,
+        cloudsigma::v1::Access,
         cloudsigma::v1::{
             api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
             health_service_server::HealthServiceServer, usage_service_server::UsageServiceServer,
         },
+        envoy::service::auth::v3::authorization_server::AuthorizationServer,
     },
     quota::{DailyMeter, FailureLimiter, KeyedLimiter, Usage},
     rest::{self, GrpcStack, MAX_BODY_BYTES, Rest},
@@ -75,6 +78,8 @@ pub enum StartupError {
     LineageSecret(AuthError),
     #[error("cannot read the change log: {0}")]
     ChangeLog(#[from] store::StoreError),
+    #[error(transparent)]
+    GatewayRules(#[from] gateway::rules::RulesError),
 }
 
 /// What tests may replace; production uses the defaults.
@@ -122,6 +127,10 @@ impl Application {
             return Err(StartupError::ShortServiceToken);
         }
         let cors = cors(&config.cors_origins)?;
+        let gateway_rules = match &config.gateway_rules {
+            Some(path) => Some(gateway::Rules::load(path)?),
+            None => None,
+        };
         // The port first: a port in use is reported before the database is touched (and before
         // migrations run against it).
         let listener = TcpListener::bind(config.listen)
@@ -202,6 +211,25 @@ impl Application {
             failed_auth: failed_auth.clone(),
             ipv6_prefix_length: config.ipv6_prefix_length,
         });
+        let gateway_rules = match gateway_rules {
+            Some(rules) => rules,
+            None => {
+                let routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
+                let access = &gate.rules;
+                gateway::Rules::documented(routes.iter().map(|route| {
+                    let needs = access
+                        .get(&route.grpc_path)
+                        .copied()
+                        .unwrap_or(Access::Unspecified);
+                    (&route.method, route.template.as_str(), needs)
+                }))
+            }
+        };
+        let gateway = Arc::new(Gateway::new(
+            gate.clone(),
+            gateway_rules,
+            ClientAddresses::new(config.trusted_proxies.clone()),
+        ));
         let per_address = Arc::new(KeyedLimiter::new(
             config.auth_burst_per_address,
             config.auth_rate_per_minute_per_address,
@@ -282,6 +310,10 @@ impl Application {
             ApiKeyServiceServer::new(ApiKeyApi::new(keys))
                 .max_decoding_message_size(MAX_BODY_BYTES),
         )
+        .add_service(
+            AuthorizationServer::new(EnvoyAuthorization::new(gateway.clone()))
+                .max_decoding_message_size(MAX_BODY_BYTES),
+        )
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -296,10 +328,13 @@ impl Application {
         let dispatch = service_fn(move |request: Request<AxumBody>| {
             let rest = rest.clone();
             let grpc_web = grpc_web.clone();
+            let gateway = gateway.clone();
             async move {
                 let response: Response<AxumBody> = if is_grpc(&request) {
                     let Ok(response) = grpc_web.oneshot(request).await;
                     response.map(AxumBody::new)
+                } else if gateway::is_check(request.uri().path()) {
+                    gateway.handle_http(request).await
                 } else {
                     rest.handle(request).await
                 };

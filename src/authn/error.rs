@@ -37,6 +37,12 @@ pub enum AuthnError {
     AddressRateExceeded { retry_after: Duration },
     #[error("clientAddress must be an IPv4 or IPv6 address")]
     InvalidClientAddress,
+    /// A gateway check that does not say what it checks, or says it unreadably.
+    #[error("{0}")]
+    InvalidCheck(&'static str),
+    /// A gateway check of a path that no gateway rule allows.
+    #[error("no gateway rule allows this request")]
+    NoGatewayRule,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]

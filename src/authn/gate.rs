@@ -95,6 +95,17 @@ impl Gate {
         let Some(access) = self.rules.get(path) else {
             return Ok(Admission::default());
         };
+        self.admit_access(*access, headers, client).await
+    }
+
+    /// Admits a request that needs `access` (the gateway check judges other services' paths
+    /// with its own rules).
+    pub async fn admit_access(
+        &self,
+        access: Access,
+        headers: &HeaderMap,
+        client: impl FnOnce() -> Option<IpAddr>,
+    ) -> Result<Admission, AuthnError> {
         match access {
             Access::Public => Ok(Admission::default()),
             Access::Internal => {
@@ -109,7 +120,7 @@ impl Gate {
                 };
                 let client = client().map(|ip| bucket(ip, self.ipv6_prefix_length));
                 self.limited(client, async {
-                    self.authenticate(bearer?, *access == Access::JwtOrApiKey)
+                    self.authenticate(bearer?, access == Access::JwtOrApiKey)
                         .await
                 })
                 .await

@@ -45,6 +45,11 @@ impl ClientAddresses {
         Some(client)
     }
 
+    /// Whether the TCP peer is a trusted proxy (whose forwarded headers may be believed).
+    pub fn peer_is_trusted(&self, peer: Option<SocketAddr>) -> bool {
+        peer.is_some_and(|peer| self.is_trusted(peer.ip().to_canonical()))
+    }
+
     fn is_trusted(&self, address: IpAddr) -> bool {
         self.trusted_proxies
             .iter()

@@ -233,7 +233,10 @@ impl From<AuthnError> for Status {
             AuthnError::AddressRateExceeded { retry_after } => {
                 retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
             }
-            AuthnError::InvalidClientAddress => error(ErrorCode::ValidationError, message),
+            AuthnError::InvalidClientAddress | AuthnError::InvalidCheck(_) => {
+                error(ErrorCode::ValidationError, message)
+            }
+            AuthnError::NoGatewayRule => error(ErrorCode::Forbidden, message),
             AuthnError::KeyChanging => retry_later(
                 ErrorCode::ServiceUnavailable,
                 message,

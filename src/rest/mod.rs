@@ -6,4 +6,6 @@ pub mod routes;
 mod transcode;
 
 pub use routes::Routes;
-pub use transcode::{GrpcStack, MAX_BODY_BYTES, Rest, transcode_request};
+pub use transcode::{
+    GrpcStack, MAX_BODY_BYTES, Rest, error_envelope, render_error, transcode_request,
+};

@@ -284,15 +284,10 @@ fn render_success(
 
 /// The error envelope for a status; HTTP status and code come from `ErrorCode::of`.
 pub fn render_error(status: &Status, allowed: Option<Vec<Method>>) -> Response<AxumBody> {
-    let code = ErrorCode::of(status);
-    let http =
-        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({
-        "success": false,
-        "error": {"code": code.as_str(), "message": status.message()},
-    });
-    let mut response = json_response(http, &body);
-    copy_forwarded(status.metadata().as_ref(), response.headers_mut());
+    let (http, headers, body) = error_envelope(status);
+    let mut response = Response::new(AxumBody::from(body));
+    *response.status_mut() = http;
+    *response.headers_mut() = headers;
     if let Some(allowed) = allowed {
         let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
         if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
@@ -300,6 +295,25 @@ pub fn render_error(status: &Status, allowed: Option<Vec<Method>>) -> Response<A
         }
     }
     response
+}
+
+/// The parts of the error envelope for a status: HTTP status, headers (content type, and the
+/// status's `WWW-Authenticate`, `Retry-After` and rate-limit headers) and body.
+pub fn error_envelope(status: &Status) -> (StatusCode, HeaderMap, String) {
+    let code = ErrorCode::of(status);
+    let http =
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({
+        "success": false,
+        "error": {"code": code.as_str(), "message": status.message()},
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    copy_forwarded(status.metadata().as_ref(), &mut headers);
+    (http, headers, body.to_string())
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<AxumBody> {

@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod foundation;
 mod fuzzing;
+mod gateway;
 mod hardening_connections;
 mod hardening_faults;
 mod hardening_floods;
