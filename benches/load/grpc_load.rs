@@ -14,9 +14,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use cloudsigma_auth::proto::cloudsigma::v1::{
-    AuthenticateRequest, GetHealthRequest, auth_service_client::AuthServiceClient,
-    health_service_client::HealthServiceClient,
+use cloudsigma_auth::proto::{
+    cloudsigma::v1::{
+        AuthenticateRequest, GetHealthRequest, auth_service_client::AuthServiceClient,
+        health_service_client::HealthServiceClient,
+    },
+    envoy::service::auth::v3::{
+        AttributeContext, CheckRequest,
+        attribute_context::{HttpRequest, Request as AttributeRequest},
+        authorization_client::AuthorizationClient,
+    },
 };
 use prost::Message;
 use serde_json::{Value, json};
@@ -211,6 +218,26 @@ async fn drive(rpc: Rpc, addr: &str, duration: Duration, tokens: Vec<String>) ->
 /// The length of the gRPC frame (5-byte prefix and message) of a successful answer, from one
 /// call: h2load cannot see `grpc-status`, but an error answer carries no message, so the DATA
 /// bytes it received tell how many answers were successful.
+/// An Envoy ext_authz check of `GET /v1/usage` carrying `token` as its bearer credential.
+pub fn envoy_check_request(token: &str) -> CheckRequest {
+    let headers = [("authorization".to_owned(), format!("Bearer {token}"))]
+        .into_iter()
+        .collect();
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(AttributeRequest {
+                http: Some(HttpRequest {
+                    method: "GET".to_owned(),
+                    path: "/v1/usage".to_owned(),
+                    headers,
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
 pub async fn answer_frame_len(addr: &str, method: &str, token: &str) -> usize {
     let channel = connect(addr).await;
     let len = match method {
@@ -227,6 +254,10 @@ pub async fn answer_frame_len(addr: &str, method: &str, token: &str) -> usize {
                 token: token.to_owned(),
                 ..Default::default()
             }))
+            .await
+            .map(|r| r.into_inner().encoded_len()),
+        "/envoy.service.auth.v3.Authorization/Check" => AuthorizationClient::new(channel)
+            .check(envoy_check_request(token))
             .await
             .map(|r| r.into_inner().encoded_len()),
         other => panic!("no probe for {other}"),

@@ -176,6 +176,12 @@ pub fn render(context: &Context, databases: &[Database]) -> String {
     )
     .ok();
     writeln!(w, "| REST `/v1/usage`, JWT | ≥ 0.5 | ≥ 0.35 |").ok();
+    writeln!(
+        w,
+        "| gateway check (HTTP and gRPC), API key | ≥ 0.7 | ≥ 0.5 |"
+    )
+    .ok();
+    writeln!(w, "| gateway check (HTTP and gRPC), JWT | ≥ 0.8 | ≥ 0.8 |").ok();
     writeln!(w, "| p99, every scenario | ≤ 5 ms | ≤ 5 ms |\n").ok();
 
     // Where the numbers come from and what stands in the way of a target: written by hand

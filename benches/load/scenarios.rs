@@ -65,6 +65,8 @@ pub struct Scenario {
 const REST_BASELINE: &str = "/.well-known/jwks.json";
 const GRPC_BASELINE: &str = "/grpc.health.v1.Health/Check";
 const AUTHENTICATE: &str = "/cloudsigma.v1.AuthService/Authenticate";
+const ENVOY_CHECK: &str = "/envoy.service.auth.v3.Authorization/Check";
+const HTTP_CHECK: &str = "/authz/check/v1/usage";
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -142,6 +144,50 @@ pub const SCENARIOS: &[Scenario] = &[
         label: "gRPC `Authenticate`, JWT",
         generator: Generator::H2load,
         route: AUTHENTICATE,
+        credential: Credential::Jwt,
+        baseline: GRPC_BASELINE,
+        target: Some(Target {
+            sqlite: 0.8,
+            postgres: 0.8,
+        }),
+    },
+    Scenario {
+        label: "HTTP gateway check `/authz/check/v1/usage`, one API key",
+        generator: Generator::Wrk,
+        route: HTTP_CHECK,
+        credential: Credential::OneKey,
+        baseline: REST_BASELINE,
+        target: Some(Target {
+            sqlite: 0.7,
+            postgres: 0.5,
+        }),
+    },
+    Scenario {
+        label: "HTTP gateway check `/authz/check/v1/usage`, JWT",
+        generator: Generator::Wrk,
+        route: HTTP_CHECK,
+        credential: Credential::Jwt,
+        baseline: REST_BASELINE,
+        target: Some(Target {
+            sqlite: 0.8,
+            postgres: 0.8,
+        }),
+    },
+    Scenario {
+        label: "gRPC gateway check (Envoy `Authorization/Check`), one API key",
+        generator: Generator::H2load,
+        route: ENVOY_CHECK,
+        credential: Credential::OneKey,
+        baseline: GRPC_BASELINE,
+        target: Some(Target {
+            sqlite: 0.7,
+            postgres: 0.5,
+        }),
+    },
+    Scenario {
+        label: "gRPC gateway check (Envoy `Authorization/Check`), JWT",
+        generator: Generator::H2load,
+        route: ENVOY_CHECK,
         credential: Credential::Jwt,
         baseline: GRPC_BASELINE,
         target: Some(Target {
@@ -269,11 +315,15 @@ impl<'a> Bench<'a> {
             ),
             _ => None,
         };
-        let message = AuthenticateRequest {
-            token: token.clone().unwrap_or_default(),
-            ..Default::default()
-        }
-        .encode_to_vec();
+        let message = if route == ENVOY_CHECK {
+            grpc_load::envoy_check_request(token.as_deref().unwrap_or_default()).encode_to_vec()
+        } else {
+            AuthenticateRequest {
+                token: token.clone().unwrap_or_default(),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
         let before = self.settled_used_today().await;
         let seconds = self.seconds;
         // The generators are processes; waiting for one blocks only this driving thread.
@@ -288,7 +338,7 @@ impl<'a> Bench<'a> {
                 &self.server.addr,
                 &h2load::Target {
                     method: route,
-                    message: if route == AUTHENTICATE {
+                    message: if route == AUTHENTICATE || route == ENVOY_CHECK {
                         &message[..]
                     } else {
                         &[][..]
