@@ -51,26 +51,7 @@ impl Authorization for EnvoyAuthorization {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
         let attributes = request.into_inner().attributes.unwrap_or_default();
-        let Some(http) = attributes
-            .request
-            .as_ref()
-            .and_then(|request| request.http.as_ref())
-        else {
-            return Err(Status::invalid_argument(
-                "the check request has no HTTP attributes",
-            ));
-        };
-        let method = original::parse_method(&http.method).map_err(invalid)?;
-        let path = original::normalize_target(&http.path).map_err(invalid)?;
-        let headers = header_map(http).map_err(invalid)?;
-        // Envoy's idea of the client counts only when Envoy is a trusted proxy; anyone else
-        // calling Check is the client.
-        let trusted = self.gateway.addresses.peer_is_trusted(peer);
-        let client = || {
-            let source = trusted.then(|| source_ip(&attributes)).flatten();
-            source.or_else(|| peer.map(|p| p.ip().to_canonical()))
-        };
-        let response = match self.gateway.judge(&method, &path, &headers, client).await {
+        let response = match self.judge_envoy(&attributes, peer).await {
             Ok(admission) => ok_response(&admission),
             Err(err) => denied_response(err),
         };
@@ -78,8 +59,34 @@ impl Authorization for EnvoyAuthorization {
     }
 }
 
-fn invalid(err: AuthnError) -> Status {
-    Status::invalid_argument(err.to_string())
+impl EnvoyAuthorization {
+    /// Every refusal, a malformed check included, is a denied `CheckResponse`: Envoy treats an
+    /// RPC error as a failure of the authorizer (a 503, or an allow under
+    /// `failure_mode_allow`), so a bad request must not become one.
+    async fn judge_envoy(
+        &self,
+        attributes: &AttributeContext,
+        peer: Option<SocketAddr>,
+    ) -> Result<Admission, AuthnError> {
+        let http = attributes
+            .request
+            .as_ref()
+            .and_then(|request| request.http.as_ref())
+            .ok_or(AuthnError::InvalidCheck(
+                "the check request has no HTTP attributes",
+            ))?;
+        let method = original::parse_method(&http.method)?;
+        let path = original::normalize_target(&http.path)?;
+        let headers = header_map(http)?;
+        // Envoy's idea of the client counts only when Envoy is a trusted proxy; anyone else
+        // calling Check is the client.
+        let trusted = self.gateway.addresses.peer_is_trusted(peer);
+        let client = || {
+            let source = trusted.then(|| source_ip(attributes)).flatten();
+            source.or_else(|| peer.map(|p| p.ip().to_canonical()))
+        };
+        self.gateway.judge(&method, &path, &headers, client).await
+    }
 }
 
 /// The original request's headers, from the map Envoy sends by default or the raw list it

@@ -12,6 +12,14 @@ const MAX_TARGET_BYTES: usize = 8 * 1024;
 /// Longest method accepted (the longest registered HTTP methods have 17 letters).
 const MAX_METHOD_BYTES: usize = 20;
 
+/// The headers that name the original request.
+const ORIGINAL_HEADERS: [&str; 4] = [
+    "x-original-uri",
+    "x-original-method",
+    "x-forwarded-uri",
+    "x-forwarded-method",
+];
+
 pub struct Original {
     pub method: Method,
     /// Percent-decoded, with repeated slashes merged; no dot segments.
@@ -21,7 +29,8 @@ pub struct Original {
 /// The original request of an HTTP check: from `X-Original-Method`/`X-Original-URI` (nginx) or
 /// `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) when the peer is a trusted proxy,
 /// else the path after the prefix with the check's own method (Envoy's HTTP mode). Forwarded
-/// headers from anyone else are ignored, so they cannot turn a refusal into an allow.
+/// headers from anyone else are ignored, so they cannot turn a refusal into an allow. Both pairs
+/// at once are refused: a proxy sets one and may pass a client's other one on.
 pub fn from_http(parts: &Parts, trusted_peer: bool) -> Result<Original, AuthnError> {
     let header = |name: &str| -> Result<Option<&str>, AuthnError> {
         match parts.headers.get(name) {
@@ -33,8 +42,23 @@ pub fn from_http(parts: &Parts, trusted_peer: bool) -> Result<Original, AuthnErr
         }
     };
     let forwarded = if trusted_peer {
+        // A proxy sets one pair and passes the client's other headers on, so a check that
+        // carries both pairs (or one header twice) may be a client naming its own path: it is
+        // refused rather than guessed at.
+        for name in ORIGINAL_HEADERS {
+            if parts.headers.get_all(name).iter().count() > 1 {
+                return Err(AuthnError::InvalidCheck(
+                    "the check carries an original-request header twice",
+                ));
+            }
+        }
         match (header("x-original-uri")?, header("x-forwarded-uri")?) {
-            (Some(uri), _) => Some((header("x-original-method")?, uri)),
+            (Some(_), Some(_)) => {
+                return Err(AuthnError::InvalidCheck(
+                    "the check carries both X-Original-URI and X-Forwarded-Uri",
+                ));
+            }
+            (Some(uri), None) => Some((header("x-original-method")?, uri)),
             (None, Some(uri)) => Some((header("x-forwarded-method")?, uri)),
             (None, None) => None,
         }

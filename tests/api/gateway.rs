@@ -202,6 +202,19 @@ async fn forwarded_originals_count_only_from_trusted_proxies() {
         .await
         .unwrap();
     assert_error(traefik, 403, "Forbidden").await;
+    // A check naming two originals (a proxy's own pair, and a client's other pair passed on):
+    // refused, never guessed at.
+    let both = trusted
+        .http
+        .get(trusted.url("/authz/check"))
+        .bearer_auth(&key)
+        .header("x-forwarded-uri", "/v1/api-keys")
+        .header("x-forwarded-method", "POST")
+        .header("x-original-uri", "/v1/health")
+        .send()
+        .await
+        .unwrap();
+    assert_error(both, 400, "ValidationError").await;
     // Bad originals are a 400, never an allow.
     for (uri, method) in [
         ("v1/usage", "GET"),
@@ -466,30 +479,30 @@ async fn envoy_grpc_check_allows_with_upstream_headers_and_denies_with_the_rest_
 }
 
 #[tokio::test]
-async fn envoy_grpc_check_refuses_malformed_checks_with_invalid_argument() {
+async fn envoy_grpc_check_denies_malformed_checks_with_invalid_argument_and_a_400() {
     let app = spawn_app().await;
-    let mut client = AuthorizationClient::new(app.channel().await);
-    let empty = client.check(CheckRequest::default()).await.unwrap_err();
-    assert_eq!(empty.code(), tonic::Code::InvalidArgument);
+    let key = "csk_live_00000000000000000000000000000000";
+    let mut requests = vec![CheckRequest::default()];
     for (path, method) in [
         ("v1/usage", "GET"),
         ("/v1/usage", "NOT A METHOD"),
         ("/v1/%ff", "GET"),
     ] {
-        let status = client
-            .check(check_request(
-                path,
-                method,
-                Some("csk_live_00000000000000000000000000000000"),
-                None,
-            ))
-            .await
-            .unwrap_err();
+        requests.push(check_request(path, method, Some(key), None));
+    }
+    for request in requests {
+        // A denial, not an RPC error: Envoy would count an error as the authorizer failing.
+        let response = envoy_check(&app, request).await;
         assert_eq!(
-            status.code(),
-            tonic::Code::InvalidArgument,
-            "{path} {method}"
+            response.status.unwrap().code,
+            tonic::Code::InvalidArgument as i32
         );
+        let Some(HttpResponse::DeniedResponse(denied)) = response.http_response else {
+            panic!("a malformed check was not denied");
+        };
+        assert_eq!(denied.status.unwrap().code, 400);
+        let body: Value = serde_json::from_str(&denied.body).unwrap();
+        assert_eq!(body["error"]["code"], "ValidationError");
     }
 }
 

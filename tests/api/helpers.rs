@@ -215,15 +215,16 @@ pub async fn set_tier_and_team(app: &TestApp, email: &str, tier: &str, team: Opt
     changes_read(app).await;
 }
 
-/// Waits until the instance has read every change logged so far (at most 2 s: the contract's
-/// bound is 1 s).
+/// Waits until the instance has read every change logged so far. This only orders a test's
+/// steps; the propagation bound itself is measured by the `propagation` tests, so the wait
+/// allows for a machine busy with the rest of the suite.
 pub async fn changes_read(app: &TestApp) {
     let latest = cloudsigma_auth::store::changes::latest(app.db())
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(2), app.live.applied(latest))
+    tokio::time::timeout(Duration::from_secs(10), app.live.applied(latest))
         .await
-        .expect("the instance reads the change log within the propagation bound");
+        .expect("the instance reads the change log");
 }
 
 /// A signed-up user on `tier`; returns an access token.
