@@ -12,6 +12,7 @@ mod m20261126_000005_enterprise_rule_allowance;
 mod m20261127_000006_sign_in_failure_time;
 mod m20261127_000007_refresh_lineage;
 mod m20261127_000008_exact_counting_and_changes;
+mod m20261127_000009_session_client;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_sign_in_failure_time::Migration),
             Box::new(m20261127_000007_refresh_lineage::Migration),
             Box::new(m20261127_000008_exact_counting_and_changes::Migration),
+            Box::new(m20261127_000009_session_client::Migration),
         ]
     }
 }

@@ -37,10 +37,25 @@ pub enum ApiKeyError {
     NothingToUpdate,
     #[error("API key not found")]
     NotFound,
+    #[error("days must be an integer from 1 to 400")]
+    InvalidDays,
     #[error("could not draw an unused key prefix")]
     PrefixesExhausted,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Longest history of a key's daily counts (what retention keeps by default).
+pub const MAX_HISTORY_DAYS: i32 = 400;
+/// History length when the caller names none.
+const DEFAULT_HISTORY_DAYS: i32 = 30;
+
+/// One UTC day of a key's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub count: i32,
 }
 
 pub struct CreatedKey {
@@ -302,6 +317,39 @@ impl ApiKeys {
         store::find_owned(&self.db, &caller.user_id, prefix.as_str(), day)
             .await?
             .ok_or(ApiKeyError::NotFound)
+    }
+
+    /// The key's count of each of the last `days` UTC days (0 or absent: 30), oldest first,
+    /// days without requests as 0.
+    pub async fn history(
+        &self,
+        caller: &Principal,
+        prefix: &str,
+        days: i32,
+    ) -> Result<Vec<DayCount>, ApiKeyError> {
+        let days = match days {
+            0 => DEFAULT_HISTORY_DAYS,
+            1..=MAX_HISTORY_DAYS => days,
+            _ => return Err(ApiKeyError::InvalidDays),
+        };
+        let prefix = KeyPrefix::parse(prefix).map_err(|_| ApiKeyError::NotFound)?;
+        let key_id = store::owned_key_id(&self.db, &caller.user_id, prefix.as_str())
+            .await?
+            .ok_or(ApiKeyError::NotFound)?;
+        let today = utc_day(self.clock.now());
+        let from = today - i64::from(days) + 1;
+        let counted: HashMap<i64, i32> = store::daily_counts(&self.db, key_id, from, today)
+            .await?
+            .into_iter()
+            .collect();
+        Ok((from..=today)
+            .map(|day| DayCount {
+                date: DateTime::from_timestamp(day * 86_400, 0)
+                    .map(|at| at.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+                count: counted.get(&day).copied().unwrap_or(0),
+            })
+            .collect())
     }
 
     pub async fn revoke(&self, caller: &Principal, prefix: &str) -> Result<(), ApiKeyError> {

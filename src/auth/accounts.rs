@@ -18,7 +18,7 @@ use crate::{
     store::{
         changes::ChangeKind,
         entities::sessions,
-        users::{self as store, InsertUserError, Rotation, UserRow},
+        users::{self as store, InsertUserError, Rotation, SessionView, UserRow},
     },
 };
 
@@ -33,6 +33,28 @@ pub struct NewUser {
     pub user_id: String,
     pub email: String,
     pub tier: Tier,
+}
+
+/// Where a sign-in comes from, kept with its session so the user can tell sessions apart.
+#[derive(Debug, Clone, Default)]
+pub struct SignInOrigin {
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Longest User-Agent kept with a session.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// A User-Agent as it is kept: control characters dropped, at most 256 characters, none when
+/// nothing is left.
+fn tidy_user_agent(raw: &str) -> Option<String> {
+    let tidy: String = raw
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_USER_AGENT_CHARS)
+        .collect();
+    let tidy = tidy.trim();
+    (!tidy.is_empty()).then(|| tidy.to_owned())
 }
 
 /// Tokens of a sign-in or refresh.
@@ -132,7 +154,12 @@ impl Accounts {
         Ok(created)
     }
 
-    pub async fn sign_in(&self, email: &str, password: String) -> Result<TokenSet, AuthError> {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: String,
+        origin: SignInOrigin,
+    ) -> Result<TokenSet, AuthError> {
         let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
         // A password of impossible length cannot match; it still goes through the same path
         // (and the same hashing time) as a wrong one.
@@ -179,6 +206,8 @@ impl Accounts {
             auth_time: now,
             expires_at: now + REFRESH_LIFETIME_SECS,
             revoked_at: None,
+            client_address: origin.client_address,
+            user_agent: origin.user_agent.as_deref().and_then(tidy_user_agent),
         };
         let (refresh_token, refresh_digest) = refresh::first_token();
         store::create_session(&self.db, session.clone(), refresh_digest).await?;
@@ -274,6 +303,24 @@ impl Accounts {
         Ok(())
     }
 
+    /// The user's active sessions, newest first.
+    pub async fn sessions(&self, user_id: &str) -> Result<Vec<SessionView>, AuthError> {
+        Ok(store::active_sessions(&self.db, user_id, self.now()).await?)
+    }
+
+    /// Ends one of the user's sessions; its tokens fail from the next request on, on this
+    /// instance at once and on the others through the change log.
+    pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<(), AuthError> {
+        if session_id.is_empty() || session_id.len() > 64 {
+            return Err(AuthError::SessionNotFound);
+        }
+        if !store::revoke_own_session(&self.db, user_id, session_id, self.now()).await? {
+            return Err(AuthError::SessionNotFound);
+        }
+        self.live.apply(&ChangeKind::Session, session_id);
+        Ok(())
+    }
+
     /// A bearer JWT: a valid access token of a live session, with the user's current record.
     /// A token verified before is not verified again (its expiry is), and sessions and users
     /// come from memory while nothing changed them.
@@ -363,7 +410,11 @@ mod tests {
             .unwrap();
         for _ in 0..4 {
             let failed = accounts
-                .sign_in("lock@example.com", "wrong password".to_owned())
+                .sign_in(
+                    "lock@example.com",
+                    "wrong password".to_owned(),
+                    SignInOrigin::default(),
+                )
                 .await;
             assert!(matches!(failed, Err(AuthError::BadCredentials)));
         }
@@ -375,7 +426,11 @@ mod tests {
             let accounts = accounts.clone();
             async move {
                 accounts
-                    .sign_in("lock@example.com", "wrong password".to_owned())
+                    .sign_in(
+                        "lock@example.com",
+                        "wrong password".to_owned(),
+                        SignInOrigin::default(),
+                    )
                     .await
             }
         });
@@ -402,7 +457,11 @@ mod tests {
             "one second from now"
         );
         let locked = accounts
-            .sign_in("lock@example.com", PASSWORD.to_owned())
+            .sign_in(
+                "lock@example.com",
+                PASSWORD.to_owned(),
+                SignInOrigin::default(),
+            )
             .await;
         let Err(AuthError::LockedOut { retry_after }) = locked else {
             panic!("the lock was already over when it was written");

@@ -21,6 +21,8 @@ pub enum AuthError {
     InvalidToken,
     #[error("invalid or expired refresh token")]
     InvalidRefreshToken,
+    #[error("no such active session")]
+    SessionNotFound,
     #[error("password hashing failed")]
     Hashing,
     #[error("token signing failed")]

@@ -8,9 +8,9 @@ use super::{errors::principal, timestamp};
 use crate::{
     api_keys::ApiKeys,
     proto::cloudsigma::v1::{
-        ApiKey, CreateApiKeyRequest, CreateApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
-        RevokeApiKeyRequest, RevokeApiKeyResponse, UpdateApiKeyRequest, UpdateApiKeyResponse,
-        api_key_service_server,
+        ApiKey, CreateApiKeyRequest, CreateApiKeyResponse, DailyUsage, GetApiKeyUsageRequest,
+        GetApiKeyUsageResponse, ListApiKeysRequest, ListApiKeysResponse, RevokeApiKeyRequest,
+        RevokeApiKeyResponse, UpdateApiKeyRequest, UpdateApiKeyResponse, api_key_service_server,
     },
     store::api_keys::KeyView,
 };
@@ -72,6 +72,25 @@ impl api_key_service_server::ApiKeyService for ApiKeyApi {
         let keys = self.keys.list(caller).await?;
         Ok(Response::new(ListApiKeysResponse {
             keys: keys.into_iter().map(ApiKey::from).collect(),
+        }))
+    }
+
+    async fn get_api_key_usage(
+        &self,
+        request: Request<GetApiKeyUsageRequest>,
+    ) -> Result<Response<GetApiKeyUsageResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.get_ref();
+        let days = self.keys.history(caller, &body.prefix, body.days).await?;
+        Ok(Response::new(GetApiKeyUsageResponse {
+            prefix: body.prefix.clone(),
+            days: days
+                .into_iter()
+                .map(|day| DailyUsage {
+                    date: day.date,
+                    count: day.count,
+                })
+                .collect(),
         }))
     }
 

@@ -8,15 +8,16 @@ use std::{
 use axum::extract::ConnectInfo;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
 
-use super::{client_address::ClientAddresses, errors::principal};
+use super::{client_address::ClientAddresses, errors::principal, timestamp};
 use crate::{
-    auth::{Accounts, AuthError, TokenSet},
+    auth::{Accounts, AuthError, SignInOrigin, TokenSet},
     authn::{AuthMethod, AuthnError, Gate},
     domain::client_address::{AddressBucket, bucket},
     proto::{
         cloudsigma::v1::{
-            AuthenticateRequest, AuthenticateResponse, GetJwksRequest, RateLimitState,
-            RefreshTokenRequest, RefreshTokenResponse, SignInRequest, SignInResponse,
+            AuthenticateRequest, AuthenticateResponse, GetJwksRequest, ListSessionsRequest,
+            ListSessionsResponse, RateLimitState, RefreshTokenRequest, RefreshTokenResponse,
+            RevokeSessionRequest, RevokeSessionResponse, Session, SignInRequest, SignInResponse,
             SignOutRequest, SignOutResponse, SignUpRequest, SignUpResponse, auth_service_server,
         },
         google::api::HttpBody,
@@ -46,14 +47,19 @@ impl AuthApi {
         }
     }
 
-    /// Sign-up, sign-in and refresh are limited per client address, so one address cannot
-    /// spray passwords over many emails.
-    fn limit_address<T>(&self, request: &Request<T>) -> Result<(), Status> {
+    /// The client address of a request, as the per-address limits see it.
+    fn client<T>(&self, request: &Request<T>) -> Option<IpAddr> {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
-        let Some(address) = self.addresses.client_ip(peer, request.metadata().as_ref()) else {
+        self.addresses.client_ip(peer, request.metadata().as_ref())
+    }
+
+    /// Sign-up, sign-in and refresh are limited per client address, so one address cannot
+    /// spray passwords over many emails.
+    fn limit_address<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(address) = self.client(request) else {
             return Ok(());
         };
         self.per_address
@@ -120,8 +126,16 @@ impl auth_service_server::AuthService for AuthApi {
         request: Request<SignInRequest>,
     ) -> Result<Response<SignInResponse>, Status> {
         self.limit_address(&request)?;
+        let origin = SignInOrigin {
+            client_address: self.client(&request).map(|ip| ip.to_string()),
+            user_agent: request
+                .metadata()
+                .get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        };
         let SignInRequest { email, password } = request.into_inner();
-        let tokens = self.accounts.sign_in(&email, password).await?;
+        let tokens = self.accounts.sign_in(&email, password, origin).await?;
         Ok(no_store(tokens.into()))
     }
 
@@ -151,6 +165,43 @@ impl auth_service_server::AuthService for AuthApi {
             .await?;
         Ok(Response::new(SignOutResponse {
             message: "Signed out".to_owned(),
+        }))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsResponse>, Status> {
+        let caller = principal(&request)?;
+        let AuthMethod::Jwt { session_id } = &caller.method else {
+            return Err(AuthError::InvalidToken.into());
+        };
+        let sessions = self.accounts.sessions(&caller.user_id).await?;
+        Ok(Response::new(ListSessionsResponse {
+            sessions: sessions
+                .into_iter()
+                .map(|s| Session {
+                    current: &s.id == session_id,
+                    id: s.id,
+                    created_at: Some(timestamp(s.created_at)),
+                    last_refreshed_at: s.last_refreshed_at.map(timestamp),
+                    client_address: s.client_address.unwrap_or_default(),
+                    user_agent: s.user_agent.unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn revoke_session(
+        &self,
+        request: Request<RevokeSessionRequest>,
+    ) -> Result<Response<RevokeSessionResponse>, Status> {
+        let caller = principal(&request)?;
+        self.accounts
+            .revoke_session(&caller.user_id, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(RevokeSessionResponse {
+            message: "Session revoked".to_owned(),
         }))
     }
 

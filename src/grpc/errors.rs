@@ -191,6 +191,7 @@ impl From<AuthError> for Status {
                 error(ErrorCode::ValidationError, message)
             }
             AuthError::EmailTaken => error(ErrorCode::Conflict, message),
+            AuthError::SessionNotFound => error(ErrorCode::NotFound, message),
             AuthError::BadCredentials
             | AuthError::InvalidToken
             | AuthError::InvalidRefreshToken => error(ErrorCode::Unauthorized, message),
@@ -278,7 +279,8 @@ impl From<ApiKeyError> for Status {
             ApiKeyError::TierWithoutKeys => error(ErrorCode::Forbidden, message),
             ApiKeyError::InvalidName
             | ApiKeyError::InvalidDailyLimit { .. }
-            | ApiKeyError::NothingToUpdate => error(ErrorCode::ValidationError, message),
+            | ApiKeyError::NothingToUpdate
+            | ApiKeyError::InvalidDays => error(ErrorCode::ValidationError, message),
             ApiKeyError::NotFound => error(ErrorCode::NotFound, message),
             ApiKeyError::PrefixesExhausted => internal(&err),
             ApiKeyError::Store(err) => err.into(),

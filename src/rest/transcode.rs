@@ -30,8 +30,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Request headers passed on to the gRPC services. Credentials travel only in
 /// `Authorization`; anything else that could carry one is dropped.
-const FORWARDED_REQUEST_HEADERS: [HeaderName; 3] = [
+const FORWARDED_REQUEST_HEADERS: [HeaderName; 4] = [
     header::AUTHORIZATION,
+    header::USER_AGENT,
     HeaderName::from_static("x-forwarded-for"),
     HeaderName::from_static("x-request-id"),
 ];

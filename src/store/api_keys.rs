@@ -260,6 +260,41 @@ fn key_tiers_sql() -> String {
         .join(", ")
 }
 
+/// The id of one of the user's live keys.
+pub async fn owned_key_id(
+    db: &DatabaseConnection,
+    user_id: &str,
+    prefix: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::UserId.eq(user_id))
+        .filter(api_keys::Column::Prefix.eq(prefix))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        .map(|key| key.id))
+}
+
+/// A key's counts of the days `from..=to` that have one, oldest first.
+pub async fn daily_counts(
+    db: &DatabaseConnection,
+    key_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i32)>, StoreError> {
+    let rows = db
+        .query_all_raw(statement(
+            db.get_database_backend(),
+            "SELECT day, count FROM api_key_usage WHERE key_id = ? AND day >= ? AND day <= ? \
+             ORDER BY day",
+            vec![key_id.into(), from.into(), to.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+        .collect()
+}
+
 /// Today's count of a key (0 when it has not been used today).
 pub async fn count_of(db: &DatabaseConnection, key_id: i64, day: i64) -> Result<i32, StoreError> {
     integer_or_zero(

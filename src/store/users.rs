@@ -184,6 +184,73 @@ pub async fn revoke_all_sessions(
     Ok(())
 }
 
+/// A session as its user sees it in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: i64,
+    /// When its refresh token was last rotated.
+    pub last_refreshed_at: Option<i64>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The user's sessions that are neither revoked nor expired at `now`, newest first.
+pub async fn active_sessions(
+    db: &DatabaseConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<SessionView>, StoreError> {
+    let rows = db
+        .query_all_raw(statement(
+            db.get_database_backend(),
+            "SELECT s.id, s.auth_time, MAX(r.rotated_at), s.client_address, s.user_agent \
+             FROM sessions s LEFT JOIN refresh_tokens r ON r.session_id = s.id \
+             WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? \
+             GROUP BY s.id, s.auth_time, s.client_address, s.user_agent \
+             ORDER BY s.auth_time DESC, s.id",
+            vec![user_id.into(), now.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SessionView {
+                id: row.try_get_by_index(0)?,
+                created_at: row.try_get_by_index(1)?,
+                last_refreshed_at: row.try_get_by_index(2)?,
+                client_address: row.try_get_by_index(3)?,
+                user_agent: row.try_get_by_index(4)?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes one of the user's live sessions, logging the change; false when the user has no
+/// such session.
+pub async fn revoke_own_session(
+    db: &DatabaseConnection,
+    user_id: &str,
+    session_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let txn = db.begin().await?;
+    let revoked = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+        .filter(sessions::Column::Id.eq(session_id))
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    if revoked {
+        changes::record(&txn, ChangeKind::Session, session_id, now).await?;
+    }
+    txn.commit().await?;
+    Ok(revoked)
+}
+
 /// A refresh token with its session and user.
 pub async fn find_refresh_token(
     db: &DatabaseConnection,

@@ -500,3 +500,67 @@ async fn ten_thousand_keys_have_distinct_prefixes_and_the_exact_format() {
         10_000
     );
 }
+
+#[tokio::test]
+async fn a_keys_daily_history_counts_every_day_including_quiet_ones() {
+    let app = crate::helpers::spawn_app().await;
+    let jwt = user_on_tier(&app, "history@example.com", "pro").await;
+    let (key, prefix) = create_key(&app, &jwt, json!({"name": "history"})).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/usage", Some(&key)).await.status(), 200);
+    }
+    // Two days later (the clock is the service's), one more request.
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
+    assert_eq!(app.get("/v1/usage", Some(&key)).await.status(), 200);
+    // The first access token expired meanwhile.
+    let jwt = crate::auth::access(&crate::auth::sign_in(&app, "history@example.com").await);
+
+    let path = format!("/v1/api-keys/{prefix}/usage?days=4");
+    let (status, body) = envelope(app.get(&path, Some(&jwt)).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["prefix"], prefix.as_str());
+    let days = body["data"]["days"].as_array().unwrap();
+    let counts: Vec<i64> = days.iter().map(|d| d["count"].as_i64().unwrap()).collect();
+    assert_eq!(counts, vec![0, 3, 0, 1], "{body}");
+    // start_time() is 2026-02-14; two days on is the 16th, the last day listed.
+    let dates: Vec<&str> = days.iter().map(|d| d["date"].as_str().unwrap()).collect();
+    assert_eq!(
+        dates,
+        vec!["2026-02-13", "2026-02-14", "2026-02-15", "2026-02-16"]
+    );
+
+    // Thirty days without `days` (and with 0, proto3's unset value).
+    for path in [
+        format!("/v1/api-keys/{prefix}/usage"),
+        format!("/v1/api-keys/{prefix}/usage?days=0"),
+    ] {
+        let (_, body) = envelope(app.get(&path, Some(&jwt)).await).await;
+        assert_eq!(body["data"]["days"].as_array().unwrap().len(), 30, "{path}");
+    }
+    // Out of range, someone else's or an API key: refused.
+    for days in ["401", "-1", "many"] {
+        let response = app
+            .get(
+                &format!("/v1/api-keys/{prefix}/usage?days={days}"),
+                Some(&jwt),
+            )
+            .await;
+        assert_error(response, 400, "ValidationError").await;
+    }
+    let other = user_on_tier(&app, "nosy@example.com", "pro").await;
+    assert_error(
+        app.get(&format!("/v1/api-keys/{prefix}/usage"), Some(&other))
+            .await,
+        404,
+        "NotFound",
+    )
+    .await;
+    assert_error(
+        app.get(&format!("/v1/api-keys/{prefix}/usage"), Some(&key))
+            .await,
+        403,
+        "Forbidden",
+    )
+    .await;
+}

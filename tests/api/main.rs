@@ -15,3 +15,4 @@ mod helpers;
 mod logs;
 mod metering;
 mod propagation;
+mod sessions;

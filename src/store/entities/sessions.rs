@@ -11,6 +11,10 @@ pub struct Model {
     /// End of the refresh tokens' absolute lifetime (30 days from sign-in).
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The client address of the sign-in.
+    pub client_address: Option<String>,
+    /// The User-Agent of the sign-in (at most 256 characters).
+    pub user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
