@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use cloudsigma_auth::{
     auth::LiveState,
     config::Config,
-    domain::clock::FakeClock,
+    domain::clock::{Clock, FakeClock},
     startup::{Application, Dependencies},
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -208,7 +208,9 @@ pub async fn set_tier(app: &TestApp, email: &str, tier: &str) {
 /// [`set_tier`], and the team when `team` is given.
 pub async fn set_tier_and_team(app: &TestApp, email: &str, tier: &str, team: Option<&str>) {
     let team = team.map(|team| Some(team.to_owned()));
-    let found = cloudsigma_auth::store::users::set_tier(app.db(), email, tier, team, 0)
+    // Logged at the service's time: a change dated long ago would be purged as stale.
+    let now = app.clock.now().timestamp();
+    let found = cloudsigma_auth::store::users::set_tier(app.db(), email, tier, team, now)
         .await
         .unwrap();
     assert!(found, "{email} exists");

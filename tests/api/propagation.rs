@@ -26,6 +26,13 @@ fn wide_limits(c: &mut cloudsigma_auth::config::Config) {
     c.issuer = Some("https://auth.cloudsigma.test".to_owned());
 }
 
+/// The service's time, for changes written the way the CLI writes them (a change dated long
+/// ago would be purged as stale before an instance reads it).
+fn now(app: &TestApp) -> i64 {
+    use cloudsigma_auth::domain::clock::Clock;
+    app.clock.now().timestamp()
+}
+
 async fn two_instances() -> (TestApp, TestApp) {
     let a = spawn_app_with(wide_limits).await;
     let b = spawn_on(&a.database_url, wide_limits).await;
@@ -129,7 +136,7 @@ async fn a_downgrade_refuses_keys_on_the_next_request_of_every_instance() {
 
     // What `users set-tier` does, with no wait for the instances to hear of it.
     let found =
-        cloudsigma_auth::store::users::set_tier(a.db(), "down@example.com", "free", None, 0)
+        cloudsigma_auth::store::users::set_tier(a.db(), "down@example.com", "free", None, now(&a))
             .await
             .unwrap();
     assert!(found);
@@ -262,7 +269,7 @@ async fn a_tier_change_reaches_every_instance_within_a_second() {
         "upgrade@example.com",
         "team",
         Some(Some("team-9".to_owned())),
-        0,
+        now(&a),
     )
     .await
     .unwrap();
