@@ -41,7 +41,6 @@ use crate::{
     },
     proto::{
         DESCRIPTOR_SET,
-        cloudsigma::v1::Access,
         cloudsigma::v1::{
             api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
             health_service_server::HealthServiceServer, usage_service_server::UsageServiceServer,
@@ -211,20 +210,9 @@ impl Application {
             failed_auth: failed_auth.clone(),
             ipv6_prefix_length: config.ipv6_prefix_length,
         });
-        let gateway_rules = match gateway_rules {
-            Some(rules) => rules,
-            None => {
-                let routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
-                let access = &gate.rules;
-                gateway::Rules::documented(routes.iter().map(|route| {
-                    let needs = access
-                        .get(&route.grpc_path)
-                        .copied()
-                        .unwrap_or(Access::Unspecified);
-                    (&route.method, route.template.as_str(), needs)
-                }))
-            }
-        };
+        let rest_routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
+        let gateway_rules =
+            gateway_rules.unwrap_or_else(|| gateway::Rules::documented(&rest_routes, &gate.rules));
         let gateway = Arc::new(Gateway::new(
             gate.clone(),
             gateway_rules,
@@ -322,7 +310,6 @@ impl Application {
                 .layer(routes),
         );
 
-        let rest_routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
         let rest = Rest::new(rest_routes, grpc.clone());
         let grpc_web = tonic_web::GrpcWebLayer::new().layer(grpc);
         let dispatch = service_fn(move |request: Request<AxumBody>| {

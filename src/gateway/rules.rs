@@ -1,25 +1,26 @@
 //! Which credential a path needs when the service judges requests for a gateway: a list of
 //! path-prefix rules, from a TOML file or the defaults that match the documented API.
 
-use std::{fmt, path::Path};
+use std::{collections::HashMap, fmt, path::Path};
 
 use http::Method;
 use serde::Deserialize;
 
-use crate::proto::cloudsigma::v1::Access;
+use crate::{proto::cloudsigma::v1::Access, rest::Routes};
 
 /// Where the CloudSigma API lives; other services' paths under it take a JWT or an API key by
 /// default.
 const API_ROOT: &str = "/v1";
 
-/// What a rule requires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a rule requires, from the least to the most strict (a JWT-only path is stricter than
+/// one that also takes keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Requirement {
     /// Anyone; a credential, if sent, is not checked.
     Public,
-    Jwt,
     JwtOrApiKey,
+    Jwt,
     /// Refused whatever the credential.
     Deny,
 }
@@ -68,16 +69,6 @@ fn rule(prefix: &str, requirement: Requirement) -> Rule {
     }
 }
 
-/// How strict a requirement is, to pick one for a path that several RPCs share.
-fn strictness(requirement: Requirement) -> u8 {
-    match requirement {
-        Requirement::Public => 0,
-        Requirement::JwtOrApiKey => 1,
-        Requirement::Jwt => 2,
-        Requirement::Deny => 3,
-    }
-}
-
 /// The literal part of an HTTP rule's path template, up to its first variable.
 fn literal_prefix(template: &str) -> &str {
     template.split('{').next().unwrap_or_default()
@@ -93,10 +84,12 @@ impl Rules {
     /// RPCs refused; a path shared by RPCs with different needs takes its method's, and the
     /// strictest for any other method. The rest of the API root (other CloudSigma services)
     /// takes a JWT or an API key; anything else is refused.
-    pub fn documented<'a>(routes: impl IntoIterator<Item = (&'a Method, &'a str, Access)>) -> Self {
+    pub fn documented(routes: &Routes, access: &HashMap<String, Access>) -> Self {
         let mut by_prefix: Vec<(String, Vec<(Method, Requirement)>)> = Vec::new();
-        for (method, template, access) in routes {
-            let requirement = match access {
+        for route in routes.iter() {
+            let (method, template) = (&route.method, route.template.as_str());
+            let needs = access.get(&route.grpc_path).copied();
+            let requirement = match needs.unwrap_or(Access::Unspecified) {
                 Access::Public => Requirement::Public,
                 Access::Jwt => Requirement::Jwt,
                 Access::JwtOrApiKey => Requirement::JwtOrApiKey,
@@ -116,7 +109,7 @@ impl Rules {
             let strictest = needs
                 .iter()
                 .map(|(_, r)| *r)
-                .max_by_key(|r| strictness(*r))
+                .max()
                 .unwrap_or(Requirement::Deny);
             if needs.iter().any(|(_, r)| *r != strictest) {
                 for (method, requirement) in &needs {
