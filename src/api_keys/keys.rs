@@ -37,7 +37,7 @@ pub enum ApiKeyError {
     NothingToUpdate,
     #[error("API key not found")]
     NotFound,
-    #[error("days must be an integer from 1 to 400")]
+    #[error("days must be an integer from 1 to {max}", max = MAX_HISTORY_DAYS)]
     InvalidDays,
     #[error("could not draw an unused key prefix")]
     PrefixesExhausted,

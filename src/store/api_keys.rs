@@ -235,7 +235,7 @@ pub async fn count_requests(
          last_grant = {granted}, \
          daily_limit = excluded.daily_limit \
          RETURNING key_id, count, last_grant, daily_limit",
-        tiers = key_tiers_sql(),
+        tiers = *KEY_TIERS_SQL,
     );
     let rows = db.query_all_raw(statement(backend, &sql, values)).await?;
     rows.iter()
@@ -250,15 +250,16 @@ pub async fn count_requests(
         .collect()
 }
 
-/// The tiers whose users' keys are accepted, as an SQL list of literals.
-fn key_tiers_sql() -> String {
+/// The tiers whose users' keys are accepted, as an SQL list of literals (built once, not per
+/// counting statement).
+static KEY_TIERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     Tier::ALL
         .iter()
         .filter(|tier| tier.allows_api_keys())
         .map(|tier| format!("'{}'", tier.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
-}
+});
 
 /// The id of one of the user's live keys.
 pub async fn owned_key_id(
