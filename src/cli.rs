@@ -1,8 +1,15 @@
 //! The subcommands: serve (default), migrate, and the admin commands.
 
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
 use crate::{
-    auth::KeyRing,
-    config::{Command, Config, MonthlyRules, SigningKeysCommand, UsersCommand},
+    auth::{KeyRing, issuers},
+    config::{Command, Config, IssuersCommand, MonthlyRules, SigningKeysCommand, UsersCommand},
+    domain::clock::SystemClock,
     domain::email::Email,
     startup::{Application, Dependencies, StartupError},
     store,
@@ -41,35 +48,140 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
             println!("new active signing key: {kid}");
             Ok(())
         }
+        Command::Issuers(IssuersCommand::Check) => check_issuers(&config).await,
+        Command::Health { addr } => health(addr.unwrap_or(config.listen)).await,
         Command::Users(UsersCommand::SetTier {
             email,
+            user_issuer,
             tier,
             team_id,
             monthly_rules,
         }) => {
-            let email = Email::parse(&email).map_err(|e| CliError::Admin(e.to_string()))?;
             let db = store::connect(config.database_url.as_deref()).await?;
+            // The account's unique name: the email of one of ours; for an external user, the
+            // name we gave it, found by its email or subject at the issuer.
+            let (email, shown) = match &user_issuer {
+                None => {
+                    let email = Email::parse(&email).map_err(|e| CliError::Admin(e.to_string()))?;
+                    (email.as_str().to_owned(), email.to_string())
+                }
+                Some(iss) => {
+                    let found = store::external_users::find_for_admin(&db, iss, email.trim())
+                        .await
+                        .map_err(|e| CliError::Admin(e.to_string()))?;
+                    match found.as_slice() {
+                        [user] => (user.email.clone(), format!("{email} at {iss}")),
+                        [] => {
+                            return Err(CliError::Admin(format!(
+                                "no user {email} at issuer {iss}"
+                            )));
+                        }
+                        _ => {
+                            return Err(CliError::Admin(format!(
+                                "more than one user {email} at issuer {iss}; give the subject"
+                            )));
+                        }
+                    }
+                }
+            };
             // Without --team-id the team stays; --team-id "" removes it.
             let team_id = team_id.map(|t| Some(t.trim().to_owned()).filter(|t| !t.is_empty()));
             let now = chrono::Utc::now().timestamp();
-            let found = store::users::set_tier(&db, email.as_str(), tier.as_str(), team_id, now)
+            let found = store::users::set_tier(&db, &email, tier.as_str(), team_id, now)
                 .await
                 .map_err(|e| CliError::Admin(e.to_string()))?;
             if !found {
-                return Err(CliError::Admin(format!("no user with email {email}")));
+                return Err(CliError::Admin(format!("no user with email {shown}")));
             }
             if let Some(rules) = monthly_rules {
                 let allowance = match rules {
                     MonthlyRules::Unlimited => None,
                     MonthlyRules::Limit(n) => Some(n),
                 };
-                store::users::set_monthly_rule_allowance(&db, email.as_str(), allowance, now)
+                store::users::set_monthly_rule_allowance(&db, &email, allowance, now)
                     .await
                     .map_err(|e| CliError::Admin(e.to_string()))?;
             }
-            println!("{email} is now on the {tier} tier");
+            println!("{shown} is now on the {tier} tier");
             Ok(())
         }
+    }
+}
+
+/// Fetches every configured JWKS once: its usable keys, or one line saying why not. Fails when
+/// any issuer fails, so it can gate a deployment.
+async fn check_issuers(config: &Config) -> Result<(), CliError> {
+    let Some(path) = &config.trusted_issuers else {
+        return Err(CliError::Admin(
+            "no trusted issuers are configured (--trusted-issuers)".to_owned(),
+        ));
+    };
+    let configs = issuers::config::load(path).map_err(CliError::Admin)?;
+    let fetcher = issuers::Fetcher::new(config.jwks_limits()).map_err(CliError::Admin)?;
+    let trusted = issuers::TrustedIssuers::new(configs, fetcher, Arc::new(SystemClock));
+    let mut failed = 0;
+    for (iss, result) in trusted.check().await {
+        match result {
+            Ok(set) => {
+                let kids: Vec<&str> = set.keys.keys().map(String::as_str).collect();
+                println!(
+                    "{iss}: ok, {} RS256 key(s): {}{}",
+                    kids.len(),
+                    kids.join(", "),
+                    match set.skipped {
+                        0 => String::new(),
+                        n => format!(" ({n} unusable key(s) skipped)"),
+                    }
+                );
+            }
+            Err(err) => {
+                failed += 1;
+                println!("{iss}: error: {err}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(CliError::Admin(format!(
+            "{failed} issuer(s) failed the check"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the instance at `addr` reports SERVING over `grpc.health.v1`, within 3 s.
+async fn health(mut addr: SocketAddr) -> Result<(), CliError> {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let check = async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let response = HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await
+            .map_err(|status| format!("health check failed: {}", status.message()))?;
+        Ok::<_, String>(response.into_inner().status())
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(ServingStatus::Serving)) => {
+            println!("SERVING");
+            Ok(())
+        }
+        Ok(Ok(status)) => Err(CliError::Admin(format!(
+            "not serving: {}",
+            status.as_str_name()
+        ))),
+        Ok(Err(err)) => Err(CliError::Admin(err)),
+        Err(_) => Err(CliError::Admin(format!("{addr} did not answer within 3 s"))),
     }
 }
 

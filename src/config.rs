@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use secrecy::SecretString;
 
-use crate::domain::tier::Tier;
+use crate::{auth::issuers::FetchLimits, domain::tier::Tier};
 
 /// Authentication and API-key service of the CloudSigma API.
 #[derive(Debug, Parser)]
@@ -36,6 +36,23 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Ask a running instance's gRPC health service whether it is serving: exit status 0 when
+    /// SERVING, 1 otherwise (a container health check).
+    Health {
+        /// The instance's address; by default the --listen address, on loopback when it is
+        /// the unspecified address.
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+    },
+    /// Check the trusted external issuers.
+    #[command(subcommand)]
+    Issuers(IssuersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IssuersCommand {
+    /// Fetch every configured JWKS once and print its usable keys, or why it cannot be used.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,8 +65,11 @@ pub enum SigningKeysCommand {
 pub enum UsersCommand {
     /// Change a user's tier (and team).
     SetTier {
-        /// The user's email.
+        /// The user's email (with --user-issuer: their email or subject at that issuer).
         email: String,
+        /// The user's external issuer (`iss`), for a user of a trusted external issuer.
+        #[arg(long)]
+        user_issuer: Option<String>,
         /// free, pro, team or enterprise.
         tier: Tier,
         /// The user's team id (an empty value removes it; without the flag the team stays).
@@ -173,6 +193,23 @@ pub struct Config {
     /// `methods`) for the gateway check; without it, the rules of the documented API.
     #[arg(long, env = "CLOUDSIGMA_GATEWAY_RULES", global = true)]
     pub gateway_rules: Option<std::path::PathBuf>,
+
+    /// A TOML file of trusted external issuers (`[[issuer]]` with `iss`, `client_ids` and
+    /// optional `jwks_uri`, `token_use`, claim names and `authoritative`) whose tokens are
+    /// accepted beside our own.
+    #[arg(long, env = "CLOUDSIGMA_TRUSTED_ISSUERS", global = true)]
+    pub trusted_issuers: Option<std::path::PathBuf>,
+
+    /// Longest wait for an external issuer's JWKS, in milliseconds (connecting takes at most
+    /// 2 s of it).
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_JWKS_TIMEOUT_MS",
+        default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(1..=60_000),
+        global = true
+    )]
+    pub jwks_timeout_ms: u64,
 
     /// Highest daily limit of an API key on the pro tier.
     #[arg(
@@ -410,6 +447,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The JWKS fetch timeouts.
+    pub fn jwks_limits(&self) -> FetchLimits {
+        let total = Duration::from_millis(self.jwks_timeout_ms);
+        FetchLimits {
+            connect_timeout: total.min(Duration::from_secs(2)),
+            total_timeout: total,
+        }
+    }
+
     /// The configuration with every default, listening on `listen`; what tests start from.
     pub fn with_defaults(listen: SocketAddr, database_url: &str) -> Self {
         let mut config = Cli::parse_from(["cloudsigma-auth"]).config;

@@ -23,7 +23,9 @@ use crate::{
     api_keys::ApiKeys,
     auth::{
         Accounts, AuthError, HashingLimits, KeyRing, Lineage, LiveState, PasswordHasher,
-        RefreshRules, Tokens, follow::follow,
+        RefreshRules, Tokens,
+        follow::follow,
+        issuers::{self, Fetcher, TrustedIssuers},
     },
     authn::{AuthLayer, Gate},
     config::Config,
@@ -79,6 +81,8 @@ pub enum StartupError {
     ChangeLog(#[from] store::StoreError),
     #[error(transparent)]
     GatewayRules(#[from] gateway::rules::RulesError),
+    #[error("--trusted-issuers: {0}")]
+    TrustedIssuers(String),
 }
 
 /// What tests may replace; production uses the defaults.
@@ -130,6 +134,10 @@ impl Application {
             Some(path) => Some(gateway::Rules::load(path)?),
             None => None,
         };
+        let issuer_configs = match &config.trusted_issuers {
+            Some(path) => issuers::config::load(path).map_err(StartupError::TrustedIssuers)?,
+            None => Vec::new(),
+        };
         // The port first: a port in use is reported before the database is touched (and before
         // migrations run against it).
         let listener = TcpListener::bind(config.listen)
@@ -164,7 +172,7 @@ impl Application {
         let lineage = Lineage::load_or_create(&db, clock.now().timestamp())
             .await
             .map_err(StartupError::LineageSecret)?;
-        let accounts = Arc::new(Accounts::new(
+        let accounts = Accounts::new(
             db.clone(),
             clock.clone(),
             Arc::new(hasher),
@@ -174,7 +182,13 @@ impl Application {
                 grace: Duration::from_secs(config.refresh_grace_seconds),
             },
             live.clone(),
+        );
+        let trusted_issuers = Arc::new(TrustedIssuers::new(
+            issuer_configs,
+            Fetcher::new(config.jwks_limits()).map_err(StartupError::TrustedIssuers)?,
+            clock.clone(),
         ));
+        let accounts = Arc::new(accounts.with_trusted_issuers(trusted_issuers.clone()));
 
         let keys = Arc::new(ApiKeys::new(
             db.clone(),
@@ -239,6 +253,8 @@ impl Application {
             )),
             tokio::spawn(shrink_limiters(per_address.clone(), per_account)),
             tokio::spawn(shrink_failure_limiter(failed_auth)),
+            // In the background: start-up does not wait for (or fail on) an external issuer.
+            tokio::spawn(trusted_issuers.fetch_all()),
             tokio::spawn(follow(
                 live.clone(),
                 changes_from,

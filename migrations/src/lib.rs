@@ -13,6 +13,7 @@ mod m20261127_000006_sign_in_failure_time;
 mod m20261127_000007_refresh_lineage;
 mod m20261127_000008_exact_counting_and_changes;
 mod m20261127_000009_session_client;
+mod m20261128_000010_external_users;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_refresh_lineage::Migration),
             Box::new(m20261127_000008_exact_counting_and_changes::Migration),
             Box::new(m20261127_000009_session_client::Migration),
+            Box::new(m20261128_000010_external_users::Migration),
         ]
     }
 }

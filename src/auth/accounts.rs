@@ -7,7 +7,8 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::{
-    AuthError, LiveState, PasswordHasher, Tokens,
+    AuthError, LiveState, PasswordHasher, Tokens, external,
+    issuers::TrustedIssuers,
     live::token_digest,
     refresh::{self, RefreshRules},
     tokens::{AccessClaims, Subject, TOKEN_LIFETIME_SECS},
@@ -80,6 +81,7 @@ pub struct Accounts {
     email_turns: Turns,
     refresh: RefreshRules,
     live: Arc<LiveState>,
+    issuers: Option<Arc<TrustedIssuers>>,
 }
 
 /// Lock duration after `failures` consecutive failures: 0 below the threshold, then 1 s
@@ -111,7 +113,14 @@ impl Accounts {
             email_turns: Turns::default(),
             refresh,
             live,
+            issuers: None,
         }
+    }
+
+    /// Accepts the tokens of these external issuers beside our own.
+    pub fn with_trusted_issuers(mut self, issuers: Arc<TrustedIssuers>) -> Self {
+        self.issuers = (!issuers.is_empty()).then_some(issuers);
+        self
     }
 
     fn now(&self) -> i64 {
@@ -139,6 +148,9 @@ impl Accounts {
             team_id: None,
             created_at: self.now(),
             monthly_rule_allowance: None,
+            issuer: None,
+            subject: None,
+            external_email: None,
         };
         let created = NewUser {
             user_id: user.id.clone(),
@@ -329,11 +341,17 @@ impl Accounts {
         let claims = match self.live.verified(&digest) {
             Some(claims) => claims,
             None => {
-                let claims = Arc::new(self.tokens.verify_access(token).await?);
+                let claims = Arc::new(self.verify(token).await?);
                 self.live.remember_verified(digest, claims.clone());
                 claims
             }
         };
+        // An external issuer's token holds only while its key is in the issuer's current set.
+        if let (Some(key), Some(issuers)) = (&claims.signed_by, &self.issuers)
+            && !issuers.still_trusts(key)
+        {
+            return Err(AuthError::InvalidToken);
+        }
         if !self.tokens.unexpired(&claims) {
             return Err(AuthError::InvalidToken);
         }
@@ -349,6 +367,17 @@ impl Accounts {
             claims,
             user: session.user,
         })
+    }
+
+    /// Verifies a token of ours or of a trusted external issuer (taken as one of ours).
+    async fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        if let Some(issuers) = &self.issuers
+            && let Some(iss) = issuers.claims_trusted_issuer(token)
+        {
+            let external = issuers.verify(iss, token).await?;
+            return external::adopt(&self.live, external, self.now()).await;
+        }
+        self.tokens.verify_access(token).await
     }
 
     pub async fn jwks(&self) -> Result<serde_json::Value, AuthError> {

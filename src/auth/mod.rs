@@ -2,7 +2,9 @@
 
 mod accounts;
 mod error;
+mod external;
 pub mod follow;
+pub mod issuers;
 pub mod keys;
 pub mod live;
 mod passwords;

@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{AuthError, KeyRing};
+use super::{AuthError, KeyRing, issuers::ExternalKey};
 use crate::domain::clock::SharedClock;
 
 /// Lifetime of access and ID tokens.
@@ -35,6 +35,9 @@ pub struct AccessClaims {
     pub tier: String,
     #[serde(rename = "custom:teamId")]
     pub team_id: String,
+    /// For a token of a trusted external issuer, the key that verified it.
+    #[serde(skip)]
+    pub signed_by: Option<ExternalKey>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +114,7 @@ impl Tokens {
             username: subject.user_id.to_owned(),
             tier: subject.tier.to_owned(),
             team_id: team_id.to_owned(),
+            signed_by: None,
         };
         let id = IdClaims {
             iss: &self.issuer,

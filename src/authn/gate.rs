@@ -187,8 +187,8 @@ impl Gate {
                 Ok(Admission {
                     principal: Some(Principal {
                         tier: user.tier.parse().unwrap_or(Tier::Free),
+                        email: user.email_address().to_owned(),
                         user_id: user.id,
-                        email: user.email,
                         team_id: user.team_id,
                         monthly_rule_allowance: user.monthly_rule_allowance,
                         method: AuthMethod::Jwt {
@@ -236,8 +236,8 @@ impl Gate {
                     self.keys.record_use(&key).await;
                     return Ok(Admission {
                         principal: Some(Principal {
+                            email: user.email_address().to_owned(),
                             user_id: user.id,
-                            email: user.email,
                             tier,
                             team_id: user.team_id,
                             monthly_rule_allowance: user.monthly_rule_allowance,

@@ -356,6 +356,9 @@ mod tests {
                 team_id: None,
                 created_at,
                 monthly_rule_allowance: None,
+                issuer: None,
+                subject: None,
+                external_email: None,
             },
         )
         .await

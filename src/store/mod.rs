@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod changes;
 pub mod entities;
 mod error;
+pub mod external_users;
 pub mod purge;
 pub mod signing_keys;
 mod sql;

@@ -29,7 +29,10 @@ pub struct Cutoffs {
     pub change_before: i64,
 }
 
-const ENDED_SESSIONS: &str = "((revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?)";
+/// A revoked session of an external sign-in stays until it expires: its issuer may still mint
+/// tokens of that sign-in, and the row is what refuses them.
+const ENDED_SESSIONS: &str = "((revoked_at IS NOT NULL AND revoked_at < ? AND id NOT LIKE 'ext-%') \
+     OR expires_at < ?)";
 
 pub async fn purge(db: &DatabaseConnection, cutoffs: Cutoffs) -> Result<Purged, StoreError> {
     let ended = cutoffs.session_ended_before;

@@ -14,6 +14,23 @@ pub struct Model {
     pub created_at: i64,
     /// Monthly rule allowance of an enterprise user; `None` is unlimited.
     pub monthly_rule_allowance: Option<i32>,
+    /// The trusted external issuer of the account (`None`: one of ours).
+    pub issuer: Option<String>,
+    /// The account's `sub` at its external issuer.
+    pub subject: Option<String>,
+    /// The email its external issuer states (the `email` column of such a user is a name of our
+    /// own making, unique like every other).
+    pub external_email: Option<String>,
+}
+
+impl Model {
+    /// The user's email: the one they signed up with, or the one their issuer states.
+    pub fn email_address(&self) -> &str {
+        match &self.issuer {
+            Some(_) => self.external_email.as_deref().unwrap_or_default(),
+            None => &self.email,
+        }
+    }
 }
 
 /// The password hash is left out: a row printed while debugging must not hand it to an offline
@@ -28,6 +45,9 @@ impl std::fmt::Debug for Model {
             .field("team_id", &self.team_id)
             .field("created_at", &self.created_at)
             .field("monthly_rule_allowance", &self.monthly_rule_allowance)
+            .field("issuer", &self.issuer)
+            .field("subject", &self.subject)
+            .field("external_email", &self.external_email)
             .finish()
     }
 }
