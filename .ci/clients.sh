@@ -83,4 +83,8 @@ echo "SIGTERM stops the server with exit 0"
 kill -TERM $server
 wait $server
 trap 'rm -rf "$work"' EXIT
+
+echo "external issuer: tokens minted by PyJWT, JWKS served by Python"
+python3 .ci/external_issuer.py ./target/debug/cloudsigma-auth
+
 echo "real clients: ok"

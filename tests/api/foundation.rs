@@ -538,3 +538,32 @@ async fn browsers_can_call_grpc_web_from_a_configured_origin() {
         assert!(exposed.contains(name), "{name} is exposed: {exposed}");
     }
 }
+
+/// `cloudsigma-auth health` (the container health check) against `addr`.
+async fn health_command(addr: std::net::SocketAddr) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cloudsigma-auth"))
+            .args(["health", "--addr", &addr.to_string()])
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_health_command_exits_0_for_a_serving_instance_and_1_for_none() {
+    let app = crate::helpers::spawn_app().await;
+    let serving = health_command(app.addr).await;
+    assert!(serving.status.success(), "{serving:?}");
+    assert_eq!(String::from_utf8_lossy(&serving.stdout).trim(), "SERVING");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = health_command(closed).await;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot connect"));
+}

@@ -722,6 +722,9 @@ fn debug_output_of_the_arguments_and_user_rows_shows_no_secret() {
         team_id: None,
         created_at: 0,
         monthly_rule_allowance: None,
+        issuer: None,
+        subject: None,
+        external_email: None,
     };
     let shown = format!("{row:?}");
     assert!(!shown.contains("argon2id"), "{shown}");

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod auth;
+mod cognito_pool;
 mod foundation;
 mod fuzzing;
 mod gateway;
@@ -12,6 +13,7 @@ mod hardening_faults;
 mod hardening_floods;
 mod hardening_refresh;
 mod helpers;
+mod issuers;
 mod logs;
 mod metering;
 mod propagation;
