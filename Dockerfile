@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# The service as a container image: one static-enough binary on a distroless base, run as a
-# non-root user. Build with BuildKit (the default of current Docker):
+# The service as a container image: the one binary on a distroless base, run as a non-root
+# user. Build with BuildKit (the default of current Docker):
 #   docker build -t cloudsigma-auth .
 
 # The toolchain CI builds and tests with (rustc 1.95). build.rs compiles the protos in Rust

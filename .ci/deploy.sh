@@ -51,7 +51,7 @@ check() { # DESCRIPTION COMMAND...: runs COMMAND, prints ok or FAIL with its out
     passed=$((passed + 1))
   else
     echo "FAIL: $what"
-    [ -z "$out" ] || sed 's/^/    /' <<<"$out"
+    [ -z "$out" ] || while IFS= read -r line; do echo "    $line"; done <<<"$out"
     failed=$((failed + 1))
   fi
 }
@@ -61,11 +61,15 @@ compose_wiring() {
   services=$(docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
   [ "$services" = "auth-a auth-b nginx postgres " ] || { echo "services: $services"; return 1; }
   # nginx-start.sh replaces these two placeholders of the gateway configuration.
-  grep -qF 'server 127.0.0.1:8080;' deploy/nginx/cloudsigma-gateway.conf \
-    && grep -qF 'server 127.0.0.1:9000;' deploy/nginx/cloudsigma-gateway.conf \
-    || { echo "deploy/nginx/cloudsigma-gateway.conf lost a placeholder of deploy/compose/nginx-start.sh"; return 1; }
-  grep -qF "instances='server auth-a:8080; server auth-b:8080;'" deploy/compose/nginx-start.sh \
-    || { echo "the gateway's check upstream is not both instances"; return 1; }
+  local gateway=deploy/nginx/cloudsigma-gateway.conf
+  if ! grep -qF 'server 127.0.0.1:8080;' "$gateway" || ! grep -qF 'server 127.0.0.1:9000;' "$gateway"; then
+    echo "$gateway lost a placeholder that deploy/compose/nginx-start.sh replaces"
+    return 1
+  fi
+  if ! grep -qF "instances='server auth-a:8080; server auth-b:8080;'" deploy/compose/nginx-start.sh; then
+    echo "deploy/compose/nginx-start.sh no longer gives the gateway's check both instances"
+    return 1
+  fi
 }
 
 # The revision the protos are compared with; empty when this clone does not have it.
