@@ -194,6 +194,11 @@ pub struct Config {
     #[arg(long, env = "CLOUDSIGMA_GATEWAY_RULES", global = true)]
     pub gateway_rules: Option<std::path::PathBuf>,
 
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9090), apart from the public
+    /// port; off when not given.
+    #[arg(long, env = "CLOUDSIGMA_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// A TOML file of trusted external issuers (`[[issuer]]` with `iss`, `client_ids` and
     /// optional `jwks_uri`, `token_use`, claim names and `authoritative`) whose tokens are
     /// accepted beside our own.

@@ -13,6 +13,7 @@ pub mod descriptors;
 pub mod domain;
 pub mod gateway;
 pub mod grpc;
+pub mod metrics;
 pub mod quota;
 pub mod rest;
 pub mod retention;

@@ -1,6 +1,7 @@
 //! Builds the application: database, state, the gRPC services behind the authentication layer,
 //! the REST transcoder, gRPC-web, reflection and health, all on one listener.
 
+mod observe;
 mod serve;
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -19,6 +20,7 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
+use self::observe::{http_outcome, rpc_paths, sample_gauges};
 use crate::{
     api_keys::ApiKeys,
     auth::{
@@ -41,6 +43,7 @@ use crate::{
         health::{HealthApi, report_database_health},
         usage::UsageApi,
     },
+    metrics::{self, Metrics, Protocol},
     proto::{
         DESCRIPTOR_SET,
         cloudsigma::v1::{
@@ -111,6 +114,7 @@ pub struct Application {
     purge: PurgeTask,
     key_ring: Arc<KeyRing>,
     live: Arc<LiveState>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Application {
@@ -143,6 +147,18 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartupError::Listen(config.listen, e))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                metrics::bind(addr)
+                    .await
+                    .map_err(|e| StartupError::Listen(addr, e))?,
+            ),
+            None => None,
+        };
+        let metrics = match &metrics_listener {
+            Some(_) => Metrics::enabled(rpc_paths()),
+            None => Metrics::disabled(),
+        };
         let db =
             store::connect_with(config.database_url.as_deref(), database_timeouts(&config)).await?;
         let clock = deps.clock;
@@ -165,17 +181,21 @@ impl Application {
             concurrency: hashing_threads,
             queue_length: config.hashing_queue_length,
             max_wait: Duration::from_millis(config.hashing_queue_wait_ms),
-        });
+        })
+        .with_metrics(metrics.clone());
+        let hasher = Arc::new(hasher);
         // Changes logged before this instance started concern nothing it holds.
         let changes_from = store::changes::latest(&db).await?;
-        let live = Arc::new(LiveState::new(db.clone(), clock.clone(), changes_from));
+        let live = Arc::new(
+            LiveState::new(db.clone(), clock.clone(), changes_from).with_metrics(metrics.clone()),
+        );
         let lineage = Lineage::load_or_create(&db, clock.now().timestamp())
             .await
             .map_err(StartupError::LineageSecret)?;
         let accounts = Accounts::new(
             db.clone(),
             clock.clone(),
-            Arc::new(hasher),
+            hasher.clone(),
             tokens,
             RefreshRules {
                 lineage,
@@ -190,15 +210,18 @@ impl Application {
         ));
         let accounts = Arc::new(accounts.with_trusted_issuers(trusted_issuers.clone()));
 
-        let keys = Arc::new(ApiKeys::new(
-            db.clone(),
-            clock.clone(),
-            DailyLimitCeilings {
-                pro: clamp_i32(config.pro_max_daily_limit),
-                team: clamp_i32(config.team_max_daily_limit),
-                enterprise: clamp_i32(config.enterprise_max_daily_limit),
-            },
-        ));
+        let keys = Arc::new(
+            ApiKeys::new(
+                db.clone(),
+                clock.clone(),
+                DailyLimitCeilings {
+                    pro: clamp_i32(config.pro_max_daily_limit),
+                    team: clamp_i32(config.team_max_daily_limit),
+                    enterprise: clamp_i32(config.enterprise_max_daily_limit),
+                },
+            )
+            .with_metrics(metrics.clone()),
+        );
         let per_account = Arc::new(KeyedLimiter::new(
             config.account_burst,
             config.account_rate_per_second,
@@ -223,6 +246,7 @@ impl Application {
             per_account: per_account.clone(),
             failed_auth: failed_auth.clone(),
             ipv6_prefix_length: config.ipv6_prefix_length,
+            metrics: metrics.clone(),
         });
         let rest_routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
         let gateway_rules =
@@ -245,7 +269,7 @@ impl Application {
             .filter(|s| s.package_name() == descriptors::PACKAGE)
             .map(|s| s.full_name().to_owned())
             .collect();
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(report_database_health(
                 db.clone(),
                 health_reporter,
@@ -266,6 +290,18 @@ impl Application {
                     .map(str::to_owned),
             )),
         ];
+
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok());
+        if let Some(listener) = metrics_listener {
+            background.push(tokio::spawn(metrics::serve(listener, metrics.clone())));
+            background.push(tokio::spawn(sample_gauges(
+                db.clone(),
+                hasher.clone(),
+                metrics.clone(),
+            )));
+        }
 
         let purger = Arc::new(Purger::new(
             db.clone(),
@@ -328,17 +364,34 @@ impl Application {
 
         let rest = Rest::new(rest_routes, grpc.clone());
         let grpc_web = tonic_web::GrpcWebLayer::new().layer(grpc);
-        let dispatch = service_fn(move |request: Request<AxumBody>| {
+        let dispatch = service_fn(move |mut request: Request<AxumBody>| {
             let rest = rest.clone();
             let grpc_web = grpc_web.clone();
             let gateway = gateway.clone();
+            let metrics = metrics.clone();
             async move {
+                // The door is marked for the metrics of the RPC layer behind it.
                 let response: Response<AxumBody> = if is_grpc(&request) {
+                    let protocol = if is_grpc_web(&request) {
+                        Protocol::GrpcWeb
+                    } else {
+                        Protocol::Grpc
+                    };
+                    request.extensions_mut().insert(protocol);
                     let Ok(response) = grpc_web.oneshot(request).await;
                     response.map(AxumBody::new)
                 } else if gateway::is_check(request.uri().path()) {
-                    gateway.handle_http(request).await
+                    let started = std::time::Instant::now();
+                    let response = gateway.handle_http(request).await;
+                    metrics.request(
+                        gateway::CHECK_PREFIX,
+                        Protocol::Gateway,
+                        http_outcome(response.status()),
+                        started.elapsed(),
+                    );
+                    response
                 } else {
+                    request.extensions_mut().insert(Protocol::Rest);
                     rest.handle(request).await
                 };
                 Ok::<_, Infallible>(response)
@@ -370,7 +423,13 @@ impl Application {
             purge,
             key_ring,
             live,
+            metrics_addr,
         })
+    }
+
+    /// Where the metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -509,6 +568,14 @@ fn is_grpc<B>(request: &Request<B>) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+fn is_grpc_web<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc-web"))
 }
 
 /// `*` alone allows any origin: requests carry their credential in `Authorization`, never in a

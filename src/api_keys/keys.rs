@@ -14,6 +14,7 @@ use crate::{
         },
         clock::{SharedClock, utc_day},
     },
+    metrics::Metrics,
     store::{
         StoreError,
         api_keys::{self as store, ApiKeyRow, InsertKeyError, KeyView, NewKey},
@@ -94,6 +95,7 @@ pub struct ApiKeys {
     misses: Mutex<HashMap<String, DateTime<Utc>>>,
     /// When this instance last wrote `last_used_at`, by key id.
     last_written: Mutex<HashMap<i64, i64>>,
+    metrics: Metrics,
 }
 
 impl ApiKeys {
@@ -105,7 +107,13 @@ impl ApiKeys {
             cache: Mutex::default(),
             misses: Mutex::default(),
             last_written: Mutex::default(),
+            metrics: Metrics::disabled(),
         }
+    }
+
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedKey>> {
@@ -205,11 +213,15 @@ impl ApiKeys {
         if let Some(cached) = self.cache().get(&digest)
             && (now - cached.loaded_at).num_milliseconds() < KEY_CACHE_TTL_MS
         {
+            self.metrics.cache("api_keys", true);
             return Ok(Some((cached.key.clone(), cached.owner.clone())));
         }
+        // A remembered miss answers from memory too.
         if self.recently_missed(&digest, now) {
+            self.metrics.cache("api_keys", true);
             return Ok(None);
         }
+        self.metrics.cache("api_keys", false);
         self.load(digest, now).await
     }
 

@@ -353,14 +353,17 @@ impl Accounts {
             return Err(AuthError::InvalidToken);
         }
         if !self.tokens.unexpired(&claims) {
-            return Err(AuthError::InvalidToken);
+            return Err(AuthError::ExpiredToken);
         }
         let session = self
             .live
             .session(&claims.origin_jti)
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        if session.revoked || session.user.id != claims.sub {
+        if session.revoked {
+            return Err(AuthError::RevokedToken);
+        }
+        if session.user.id != claims.sub {
             return Err(AuthError::InvalidToken);
         }
         Ok(SessionUser {

@@ -19,6 +19,11 @@ pub enum AuthError {
     AddressLimited { retry_after: Duration },
     #[error("invalid or expired token")]
     InvalidToken,
+    // Told apart for the metrics only: the client sees the same answer as for InvalidToken.
+    #[error("invalid or expired token")]
+    ExpiredToken,
+    #[error("invalid or expired token")]
+    RevokedToken,
     #[error("invalid or expired refresh token")]
     InvalidRefreshToken,
     #[error("no such active session")]

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use super::tokens::AccessClaims;
 use crate::{
     domain::clock::SharedClock,
+    metrics::Metrics,
     store::{
         StoreError,
         changes::{Change, ChangeKind},
@@ -79,6 +80,7 @@ pub struct LiveState {
     copies: Mutex<Copies>,
     /// The highest change-log sequence number applied by the follower.
     applied: watch::Sender<i64>,
+    metrics: Metrics,
 }
 
 impl LiveState {
@@ -89,7 +91,13 @@ impl LiveState {
             verified: Mutex::default(),
             copies: Mutex::default(),
             applied: watch::Sender::new(applied_from),
+            metrics: Metrics::disabled(),
         }
+    }
+
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn copies(&self) -> MutexGuard<'_, Copies> {
@@ -102,7 +110,9 @@ impl LiveState {
 
     /// Claims of a token verified before (the caller still checks `exp`).
     pub fn verified(&self, digest: &TokenDigest) -> Option<Arc<AccessClaims>> {
-        self.verified_map().get(digest).cloned()
+        let found = self.verified_map().get(digest).cloned();
+        self.metrics.cache("verified_tokens", found.is_some());
+        found
     }
 
     pub fn remember_verified(&self, digest: TokenDigest, claims: Arc<AccessClaims>) {
@@ -131,6 +141,7 @@ impl LiveState {
                 && fresh(session.loaded_at)
                 && fresh(user.loaded_at)
             {
+                self.metrics.cache("sessions", true);
                 return Ok(Some(SessionState {
                     revoked: session.revoked,
                     user: user.user.clone(),
@@ -138,6 +149,7 @@ impl LiveState {
             }
             (copies.epoch, found)
         };
+        self.metrics.cache("sessions", false);
         let read = match store::session_with_user(&self.db, session_id).await {
             Ok(read) => read,
             Err(StoreError::Unavailable(err)) => {

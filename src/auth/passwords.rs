@@ -16,6 +16,7 @@ use tokio::{
 
 use super::AuthError;
 use crate::domain::password::Password;
+use crate::metrics::Metrics;
 
 /// OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -41,6 +42,7 @@ pub struct PasswordHasher {
     max_wait: Duration,
     /// Callers waiting for a permit right now.
     waiting: AtomicUsize,
+    metrics: Metrics,
     dummy_hash: String,
 }
 
@@ -78,7 +80,13 @@ impl PasswordHasher {
             max_wait: limits.max_wait,
             waiting: AtomicUsize::new(0),
             dummy_hash,
+            metrics: Metrics::disabled(),
         }
+    }
+
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A place in the hashing queue, refused at once when the queue is full. Taken before the
@@ -151,9 +159,13 @@ impl Admission<'_> {
 
     async fn permit(&self) -> Result<SemaphorePermit<'_>, AuthError> {
         let _waiting = Waiting::new(&self.hasher.waiting);
-        self.within(self.hasher.permits.acquire())
+        let started = Instant::now();
+        let permit = self
+            .within(self.hasher.permits.acquire())
             .await?
-            .map_err(|_| AuthError::Hashing)
+            .map_err(|_| AuthError::Hashing);
+        self.hasher.metrics.hashing_wait(started.elapsed());
+        permit
     }
 
     pub async fn hash(self, password: Password) -> Result<String, AuthError> {

@@ -179,8 +179,10 @@ impl Tokens {
             .map_err(|_| AuthError::InvalidToken)?
             .claims;
 
-        let valid = self.unexpired(&claims)
-            && claims.iss == self.issuer
+        if !self.unexpired(&claims) {
+            return Err(AuthError::ExpiredToken);
+        }
+        let valid = claims.iss == self.issuer
             && claims.token_use == "access"
             && claims.client_id == CLIENT_ID
             && !claims.origin_jti.is_empty();

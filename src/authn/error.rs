@@ -58,7 +58,9 @@ impl AuthnError {
             self,
             AuthnError::Bearer(BearerError::Malformed | BearerError::MalformedApiKey)
                 | AuthnError::InvalidCredential
-                | AuthnError::Auth(AuthError::InvalidToken)
+                | AuthnError::Auth(
+                    AuthError::InvalidToken | AuthError::ExpiredToken | AuthError::RevokedToken
+                )
         )
     }
 }

@@ -15,12 +15,13 @@ use super::{
 };
 use crate::{
     api_keys::ApiKeys,
-    auth::Accounts,
+    auth::{Accounts, AuthError},
     domain::{
         api_key::{ApiKeySecret, KeyPrefix},
         client_address::{AddressBucket, bucket},
         tier::Tier,
     },
+    metrics::{AuthOutcome, Metrics},
     proto::cloudsigma::v1::Access,
     quota::{Budget, Counted, DailyError, DailyMeter, FailureLimiter, KeyedLimiter},
 };
@@ -39,6 +40,7 @@ pub struct Gate {
     pub failed_auth: Arc<FailureLimiter<AddressBucket>>,
     /// IPv6 clients are bucketed by this many leading bits.
     pub ipv6_prefix_length: u8,
+    pub metrics: Metrics,
 }
 
 /// A request let through, with what the services and the response need to know.
@@ -119,11 +121,15 @@ impl Gate {
                     parsed => parsed,
                 };
                 let client = client().map(|ip| bucket(ip, self.ipv6_prefix_length));
-                self.limited(client, async {
-                    self.authenticate(bearer?, access == Access::JwtOrApiKey)
-                        .await
-                })
-                .await
+                let method = bearer_method(&bearer);
+                let result = self
+                    .limited(client, async {
+                        self.authenticate(bearer?, access == Access::JwtOrApiKey)
+                            .await
+                    })
+                    .await;
+                self.metrics.authentication(method, outcome(&result));
+                result
             }
             Access::Unspecified => Err(AuthnError::Unavailable),
         }
@@ -139,10 +145,13 @@ impl Gate {
         client: Option<IpAddr>,
     ) -> Result<Admission, AuthnError> {
         let client = client.map(|ip| bucket(ip, self.ipv6_prefix_length));
-        self.limited(client, async {
-            self.authenticate(classify(token)?, true).await
-        })
-        .await
+        let bearer = classify(token);
+        let method = bearer_method(&bearer);
+        let result = self
+            .limited(client, async { self.authenticate(bearer?, true).await })
+            .await;
+        self.metrics.authentication(method, outcome(&result));
+        result
     }
 
     /// Runs a credential check under the failed-authentication limit of `client`'s bucket:
@@ -287,6 +296,38 @@ impl Gate {
         } else {
             Err(AuthnError::BadServiceToken)
         }
+    }
+}
+
+/// The credential kind of a bearer, as the metrics label it.
+fn bearer_method(bearer: &Result<Bearer, BearerError>) -> &'static str {
+    match bearer {
+        Ok(Bearer::Jwt(_)) => "jwt",
+        Ok(Bearer::ApiKey(_)) => "api_key",
+        Err(BearerError::MalformedApiKey) => "api_key",
+        Err(_) => "none",
+    }
+}
+
+/// How an admission ended, as the metrics count it.
+fn outcome(result: &Result<Admission, AuthnError>) -> AuthOutcome {
+    let Err(err) = result else {
+        return AuthOutcome::Ok;
+    };
+    match err {
+        AuthnError::Bearer(BearerError::Missing) => AuthOutcome::Missing,
+        AuthnError::Auth(AuthError::ExpiredToken) => AuthOutcome::Expired,
+        AuthnError::Auth(AuthError::RevokedToken) => AuthOutcome::Revoked,
+        AuthnError::ApiKeyNotAllowed { .. } | AuthnError::TierWithoutKeys { .. } => {
+            AuthOutcome::Forbidden
+        }
+        AuthnError::DailyLimitExceeded { .. } => AuthOutcome::DailyLimit,
+        AuthnError::AccountRateExceeded { .. } => AuthOutcome::AccountRate,
+        AuthnError::AddressRateExceeded { .. } => AuthOutcome::AddressRate,
+        AuthnError::Store(_) | AuthnError::KeyChanging | AuthnError::Auth(AuthError::Store(_)) => {
+            AuthOutcome::Unavailable
+        }
+        _ => AuthOutcome::Invalid,
     }
 }
 

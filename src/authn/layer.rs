@@ -17,7 +17,10 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use super::gate::Gate;
-use crate::grpc::{client_address::ClientAddresses, errors::normalize};
+use crate::{
+    grpc::{client_address::ClientAddresses, errors::normalize},
+    metrics::Protocol,
+};
 
 #[derive(Clone)]
 pub struct AuthLayer {
@@ -69,48 +72,79 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let gate = self.gate.clone();
         let addresses = self.addresses.clone();
         // The readied service handles this request; a fresh clone waits for the next one.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            // The peer reaches REST requests too: the transcoder carries the extensions over.
-            let peer = request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0);
-            let headers = request.headers();
-            let client = || addresses.client_ip(peer, headers);
-            match gate.admit(request.uri().path(), headers, client).await {
-                Ok(mut admission) => {
-                    if let Some(principal) = admission.principal.take() {
-                        request.extensions_mut().insert(principal);
-                    }
-                    let response = inner.call(request).await?;
-                    // Unary services answer errors trailers-only, so the status is in the
-                    // headers. An error gets the contract's ErrorInfo if it came from tonic
-                    // itself, and does not use up the key's day.
-                    let Some(status) = Status::from_header_map(response.headers())
-                        .filter(|status| status.code() != tonic::Code::Ok)
-                    else {
-                        let mut response = response;
-                        response.headers_mut().extend(admission.response_headers());
-                        return Ok(response);
-                    };
-                    if let Some(counted) = admission.counted {
-                        gate.refund(counted).await;
-                        if let Some(budget) = admission.budget.as_mut() {
-                            budget.remaining = (budget.remaining + 1).min(budget.limit);
-                        }
-                    }
-                    let mut response = normalize(status).into_http();
-                    response.headers_mut().extend(admission.response_headers());
-                    Ok(response)
-                }
-                Err(err) => Ok(Status::from(err).into_http()),
-            }
+            let started = std::time::Instant::now();
+            let path = request.uri().path().to_owned();
+            let protocol = protocol_of(&path, request.extensions().get::<Protocol>());
+            let response = admit_and_call(&gate, &addresses, &mut inner, request).await;
+            // Unary RPCs answer errors trailers-only: a status in the headers is the outcome.
+            let code = Status::from_header_map(response.headers())
+                .map_or(tonic::Code::Ok, |status| status.code());
+            gate.metrics
+                .request(&path, protocol, code, started.elapsed());
+            Ok(response)
         })
+    }
+}
+
+/// The door of a request: as the dispatcher marked it, and an Envoy check is the gateway's.
+fn protocol_of(path: &str, marked: Option<&Protocol>) -> Protocol {
+    if path.starts_with(ENVOY_AUTHORIZATION) {
+        return Protocol::Gateway;
+    }
+    marked.copied().unwrap_or(Protocol::Grpc)
+}
+
+const ENVOY_AUTHORIZATION: &str = "/envoy.service.auth.v3.Authorization/";
+
+async fn admit_and_call<S>(
+    gate: &Gate,
+    addresses: &ClientAddresses,
+    inner: &mut S,
+    mut request: Request<Body>,
+) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
+    // The peer reaches REST requests too: the transcoder carries the extensions over.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let headers = request.headers();
+    let client = || addresses.client_ip(peer, headers);
+    match gate.admit(request.uri().path(), headers, client).await {
+        Ok(mut admission) => {
+            if let Some(principal) = admission.principal.take() {
+                request.extensions_mut().insert(principal);
+            }
+            let Ok(response) = inner.call(request).await;
+            // Unary services answer errors trailers-only, so the status is in the
+            // headers. An error gets the contract's ErrorInfo if it came from tonic
+            // itself, and does not use up the key's day.
+            let Some(status) = Status::from_header_map(response.headers())
+                .filter(|status| status.code() != tonic::Code::Ok)
+            else {
+                let mut response = response;
+                response.headers_mut().extend(admission.response_headers());
+                return response;
+            };
+            if let Some(counted) = admission.counted {
+                gate.refund(counted).await;
+                if let Some(budget) = admission.budget.as_mut() {
+                    budget.remaining = (budget.remaining + 1).min(budget.limit);
+                }
+            }
+            let mut response = normalize(status).into_http();
+            response.headers_mut().extend(admission.response_headers());
+            response
+        }
+        Err(err) => Status::from(err).into_http(),
     }
 }

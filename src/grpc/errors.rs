@@ -194,6 +194,8 @@ impl From<AuthError> for Status {
             AuthError::SessionNotFound => error(ErrorCode::NotFound, message),
             AuthError::BadCredentials
             | AuthError::InvalidToken
+            | AuthError::ExpiredToken
+            | AuthError::RevokedToken
             | AuthError::InvalidRefreshToken => error(ErrorCode::Unauthorized, message),
             AuthError::LockedOut { retry_after } | AuthError::AddressLimited { retry_after } => {
                 retry_later(ErrorCode::RateLimitExceeded, message, retry_after)

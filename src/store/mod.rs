@@ -128,3 +128,23 @@ pub async fn ping(db: &DatabaseConnection, within: Duration) -> Result<(), Store
         ))),
     }
 }
+
+/// The connection pool as the metrics report it: connections in use and idle, and how long one
+/// acquire took (a sample of what a request waits for).
+pub async fn sample_pool(db: &DatabaseConnection) -> (u32, u32, Option<Duration>) {
+    async fn sample<DB: sea_orm::sqlx::Database>(
+        pool: &sea_orm::sqlx::Pool<DB>,
+    ) -> (u32, u32, Option<Duration>) {
+        let started = std::time::Instant::now();
+        let acquired = pool.acquire().await.ok().map(|connection| {
+            drop(connection);
+            started.elapsed()
+        });
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        (pool.size().saturating_sub(idle), idle, acquired)
+    }
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => sample(db.get_postgres_connection_pool()).await,
+        _ => sample(db.get_sqlite_connection_pool()).await,
+    }
+}

@@ -19,6 +19,8 @@ pub const SERVICE_TOKEN: &str = "internal-service-token-for-tests";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where the metrics are served, when the test turned them on.
+    pub metrics_addr: Option<SocketAddr>,
     pub http: reqwest::Client,
     pub clock: Arc<FakeClock>,
     pub database_url: String,
@@ -82,6 +84,7 @@ pub async fn spawn_on(database_url: &str, customize: impl FnOnce(&mut Config)) -
         .await
         .expect("application starts");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let db = app.db().clone();
     let live = app.live_state();
     let (tx, rx) = oneshot::channel::<()>();
@@ -90,6 +93,7 @@ pub async fn spawn_on(database_url: &str, customize: impl FnOnce(&mut Config)) -
     }));
     TestApp {
         addr,
+        metrics_addr,
         http: reqwest::Client::new(),
         clock,
         database_url: database_url.to_owned(),

@@ -16,5 +16,6 @@ mod helpers;
 mod issuers;
 mod logs;
 mod metering;
+mod metrics;
 mod propagation;
 mod sessions;
