@@ -14,6 +14,7 @@
 
 mod grpc_load;
 mod h2load;
+mod issuer;
 mod measure;
 mod report;
 mod scenarios;
@@ -147,8 +148,9 @@ async fn run_database(
     options: &Options,
 ) -> Vec<scenarios::ScenarioResult> {
     eprintln!("{name}: starting the server");
-    let server = Server::start(url, &dir.join(format!("server-{name}.log"))).await;
-    let bench = Bench::prepare(&server, dir, options.seconds).await;
+    let external = issuer::ExternalIssuer::start(dir).await;
+    let server = Server::start(url, &dir.join(format!("server-{name}.log")), &external.file).await;
+    let bench = Bench::prepare(&server, dir, options.seconds, external.token()).await;
     let mut results = Vec::new();
     for scenario in SCENARIOS {
         results.push(bench.run(scenario, options.runs).await);

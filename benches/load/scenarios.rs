@@ -41,6 +41,8 @@ pub enum Credential {
     ManyKeys,
     /// The owner's JWT access token.
     Jwt,
+    /// An access token of a trusted external issuer (Cognito's layout), its key cached.
+    ExternalJwt,
 }
 
 /// Ratio targets from the performance issue: (SQLite, PostgreSQL); p99 ≤ 5 ms for each.
@@ -111,6 +113,17 @@ pub const SCENARIOS: &[Scenario] = &[
         }),
     },
     Scenario {
+        label: "REST `/v1/usage`, JWT of a trusted external issuer",
+        generator: Generator::Wrk,
+        route: "/v1/usage",
+        credential: Credential::ExternalJwt,
+        baseline: REST_BASELINE,
+        target: Some(Target {
+            sqlite: 0.5,
+            postgres: 0.35,
+        }),
+    },
+    Scenario {
         label: "gRPC `HealthService/GetHealth` (one database ping)",
         generator: Generator::H2load,
         route: "/cloudsigma.v1.HealthService/GetHealth",
@@ -145,6 +158,17 @@ pub const SCENARIOS: &[Scenario] = &[
         generator: Generator::H2load,
         route: AUTHENTICATE,
         credential: Credential::Jwt,
+        baseline: GRPC_BASELINE,
+        target: Some(Target {
+            sqlite: 0.8,
+            postgres: 0.8,
+        }),
+    },
+    Scenario {
+        label: "gRPC `Authenticate`, JWT of a trusted external issuer",
+        generator: Generator::H2load,
+        route: AUTHENTICATE,
+        credential: Credential::ExternalJwt,
         baseline: GRPC_BASELINE,
         target: Some(Target {
             sqlite: 0.8,
@@ -216,6 +240,7 @@ pub struct Bench<'a> {
     pub dir: &'a Path,
     pub seconds: u64,
     many_keys: PathBuf,
+    external_jwt: String,
 }
 
 /// How many keys rotate in the many-keys scenarios.
@@ -223,7 +248,12 @@ const ROTATION: usize = 500;
 
 impl<'a> Bench<'a> {
     /// Creates the rotating keys and writes the token files the generators read.
-    pub async fn prepare(server: &'a Server, dir: &'a Path, seconds: u64) -> Bench<'a> {
+    pub async fn prepare(
+        server: &'a Server,
+        dir: &'a Path,
+        seconds: u64,
+        external_jwt: String,
+    ) -> Bench<'a> {
         let mut keys = Vec::with_capacity(ROTATION);
         for i in 0..ROTATION {
             keys.push(server.create_key(&format!("rotation {i}")).await);
@@ -235,6 +265,7 @@ impl<'a> Bench<'a> {
             dir,
             seconds,
             many_keys,
+            external_jwt,
         }
     }
 
@@ -292,6 +323,7 @@ impl<'a> Bench<'a> {
             Credential::OneKey => Some(self.server.create_key("one hot key").await),
             Credential::ManyKeys => None,
             Credential::Jwt => Some(self.server.jwt().to_owned()),
+            Credential::ExternalJwt => Some(self.external_jwt.clone()),
         };
         let tokens_file = match (credential, &token) {
             (Credential::ManyKeys, _) => Some(self.many_keys.clone()),
@@ -305,14 +337,16 @@ impl<'a> Bench<'a> {
         // A constant-size answer lets the h2load run detect gRPC errors behind HTTP 200; an
         // API key's answer carries its changing remaining count, checked by the count instead.
         let answer_frame_len = match (generator, credential) {
-            (Generator::H2load, Credential::None | Credential::Jwt) => Some(
-                grpc_load::answer_frame_len(
-                    &self.server.addr,
-                    route,
-                    token.as_deref().unwrap_or(""),
+            (Generator::H2load, Credential::None | Credential::Jwt | Credential::ExternalJwt) => {
+                Some(
+                    grpc_load::answer_frame_len(
+                        &self.server.addr,
+                        route,
+                        token.as_deref().unwrap_or(""),
+                    )
+                    .await,
                 )
-                .await,
-            ),
+            }
             _ => None,
         };
         let message = if route == ENVOY_CHECK {

@@ -71,7 +71,7 @@ impl Drop for Server {
 
 impl Server {
     /// Starts the server on a free port and waits (with a deadline) until it answers.
-    pub async fn start(database_url: &str, log: &Path) -> Server {
+    pub async fn start(database_url: &str, log: &Path, trusted_issuers: &Path) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free local port")
@@ -81,6 +81,7 @@ impl Server {
         command
             .args(["serve", "--listen", &addr])
             .env("DATABASE_URL", database_url)
+            .env("CLOUDSIGMA_TRUSTED_ISSUERS", trusted_issuers)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).expect("server log file"));
