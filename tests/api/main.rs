@@ -14,5 +14,6 @@ mod hardening_refresh;
 mod helpers;
 mod logs;
 mod metering;
+mod openapi;
 mod propagation;
 mod sessions;
