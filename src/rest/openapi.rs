@@ -121,8 +121,9 @@ pub fn document(routes: &Routes, rules: &HashMap<String, Access>) -> Json {
         "info": {
             "title": "CloudSigma authentication API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Sign-up, sign-in, tokens, sessions, API keys and usage. Every JSON \
-                answer is an envelope: `{\"success\": true, \"data\": ...}` or \
+            "description": "Sign-up, sign-in, tokens, sessions, API keys and usage. Every answer \
+                but the JWKS and this document is a JSON envelope: \
+                `{\"success\": true, \"data\": ...}` or \
                 `{\"success\": false, \"error\": {\"code\", \"message\"}}`.",
         },
         "tags": tags.into_values().collect::<Vec<_>>(),
