@@ -7,7 +7,7 @@
 #
 #   bash .ci/schemathesis.sh                                           # builds the release binary
 #   SCHEMATHESIS_BINARY=target/debug/cloudsigma-auth bash .ci/schemathesis.sh   # reuses a build
-#   SCHEMATHESIS_MAX_EXAMPLES=500 bash .ci/schemathesis.sh             # a longer run
+#   SCHEMATHESIS_MAX_EXAMPLES=500 SCHEMATHESIS_SEED=$RANDOM bash .ci/schemathesis.sh  # longer
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -64,7 +64,7 @@ run() {
   shift
   printf '\n--- schemathesis: %s\n' "$label"
   schemathesis run "$base/openapi.json" --checks all --max-examples "$examples" \
-    --workers 1 --seed 1 --no-color --suppress-health-check too_slow,filter_too_much \
+    --workers 1 --seed "${SCHEMATHESIS_SEED:-1}" --no-color --suppress-health-check too_slow,filter_too_much \
     --generation-database none --report junit --report-dir "$work/reports" "$@"
 }
 
