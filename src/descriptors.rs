@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use prost_reflect::{DescriptorPool, MethodDescriptor};
+use prost_types::FileDescriptorProto;
 
 use crate::proto::{DESCRIPTOR_SET, cloudsigma::v1::Access};
 
@@ -44,6 +45,24 @@ pub fn access_rules(pool: &DescriptorPool) -> HashMap<String, Access> {
             (grpc_path(&method), access)
         })
         .collect()
+}
+
+/// The leading comment of the element at `path`, as written in the proto (build.rs keeps
+/// source info), e.g. for `MethodDescriptor::path` in its file.
+pub fn comments(file: &FileDescriptorProto, path: &[i32]) -> Option<String> {
+    let location = file
+        .source_code_info
+        .as_ref()?
+        .location
+        .iter()
+        .find(|location| location.path == path)?;
+    let text = location.leading_comments.as_deref()?;
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end())
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
 }
 
 #[cfg(test)]

@@ -249,6 +249,8 @@ impl Application {
             metrics: metrics.clone(),
         });
         let rest_routes = rest::Routes::from_pool(&pool).map_err(StartupError::Descriptors)?;
+        // Described from the same routes and rules that serve and guard them.
+        let description = rest::OpenApi::build(&rest_routes, &gate.rules);
         let gateway_rules =
             gateway_rules.unwrap_or_else(|| gateway::Rules::documented(&rest_routes, &gate.rules));
         let gateway = Arc::new(Gateway::new(
@@ -362,7 +364,7 @@ impl Application {
                 .layer(routes),
         );
 
-        let rest = Rest::new(rest_routes, grpc.clone());
+        let rest = Rest::new(rest_routes, grpc.clone(), description);
         let grpc_web = tonic_web::GrpcWebLayer::new().layer(grpc);
         let dispatch = service_fn(move |mut request: Request<AxumBody>| {
             let rest = rest.clone();

@@ -2,4 +2,4 @@
 
 mod keys;
 
-pub use keys::{ApiKeyError, ApiKeys, CreatedKey};
+pub use keys::{ApiKeyError, ApiKeys, CreatedKey, MAX_HISTORY_DAYS};

@@ -57,6 +57,12 @@ fn check_object(desc: &MessageDescriptor, object: &Map<String, Json>) -> Result<
     Ok(())
 }
 
+/// Whether a JSON number is a whole number. JSON has one number type, so `100.0` and `1e2` are
+/// the integer 100 (as JSON Schema and other proto3 JSON parsers read them); `2.5` is not.
+fn is_whole(value: &Json) -> bool {
+    value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+}
+
 fn check_value(name: &str, kind: &Kind, value: &Json) -> Result<(), String> {
     let ok = match kind {
         Kind::Int32
@@ -64,8 +70,10 @@ fn check_value(name: &str, kind: &Kind, value: &Json) -> Result<(), String> {
         | Kind::Sfixed32
         | Kind::Int64
         | Kind::Sint64
-        | Kind::Sfixed64 => value.is_i64(),
-        Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => value.is_u64(),
+        | Kind::Sfixed64 => is_whole(value),
+        Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => {
+            is_whole(value) && value.as_f64().is_some_and(|f| f >= 0.0)
+        }
         Kind::Float | Kind::Double => value.is_number(),
         Kind::Bool => value.is_boolean(),
         Kind::String | Kind::Bytes | Kind::Enum(_) => value.is_string(),
@@ -180,6 +188,21 @@ mod tests {
             assert_eq!(err, "dailyLimit must be an integer", "{body}");
         }
         assert!(message_from_json(create, br#"{"name":"ci","dailyLimit":100}"#).is_ok());
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_or_exponent_are_integers() {
+        let create = desc("CreateApiKeyRequest");
+        for body in [
+            r#"{"name":"ci","dailyLimit":100.0}"#,
+            r#"{"name":"ci","dailyLimit":1e2}"#,
+        ] {
+            let message = message_from_json(create.clone(), body.as_bytes()).unwrap();
+            let limit = message.get_field_by_name("daily_limit").unwrap();
+            assert_eq!(limit.as_i32(), Some(100), "{body}");
+        }
+        let err = message_from_json(create, br#"{"name":"ci","dailyLimit":3e9}"#).unwrap_err();
+        assert_eq!(err, "the request body does not match the expected fields");
     }
 
     #[test]

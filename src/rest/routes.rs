@@ -155,6 +155,17 @@ impl Route {
         })
     }
 
+    /// The request fields bound by the path template, in template order.
+    pub fn path_fields(&self) -> Vec<FieldDescriptor> {
+        self.segments
+            .iter()
+            .filter_map(|segment| match segment {
+                Segment::Variable(field) => Some(field.clone()),
+                Segment::Literal(_) => None,
+            })
+            .collect()
+    }
+
     /// The path variables when `parts` matches the template.
     fn match_path(&self, parts: &[&str]) -> Option<Vec<(FieldDescriptor, String)>> {
         if parts.len() != self.segments.len() {

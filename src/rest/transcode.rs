@@ -16,6 +16,7 @@ use tonic::Status;
 use tower::{ServiceExt, util::BoxCloneSyncService};
 
 use super::{
+    OPENAPI_PATH, OpenApi,
     json::{message_from_json, message_to_json, set_from_text},
     routes::{BodyRule, Lookup, Route, Routes},
 };
@@ -53,14 +54,22 @@ const FORWARDED_RESPONSE_HEADERS: [&str; 8] = [
 pub struct Rest {
     routes: Routes,
     grpc: GrpcStack,
+    description: OpenApi,
 }
 
 impl Rest {
-    pub fn new(routes: Routes, grpc: GrpcStack) -> Self {
-        Self { routes, grpc }
+    pub fn new(routes: Routes, grpc: GrpcStack, description: OpenApi) -> Self {
+        Self {
+            routes,
+            grpc,
+            description,
+        }
     }
 
     pub async fn handle(&self, request: Request<AxumBody>) -> Response<AxumBody> {
+        if request.uri().path() == OPENAPI_PATH {
+            return self.description.respond(request.method());
+        }
         let (route, vars) = match find_route(&self.routes, request.method(), request.uri().path()) {
             Ok(found) => found,
             Err(response) => return *response,

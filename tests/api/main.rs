@@ -17,5 +17,6 @@ mod issuers;
 mod logs;
 mod metering;
 mod metrics;
+mod openapi;
 mod propagation;
 mod sessions;
