@@ -7,10 +7,15 @@ use std::{
 };
 
 use crate::{
+    audit,
     auth::{KeyRing, issuers},
     config::{Command, Config, IssuersCommand, MonthlyRules, SigningKeysCommand, UsersCommand},
-    domain::clock::SystemClock,
-    domain::email::Email,
+    domain::{
+        audit::{AuditEvent, EventType},
+        clock::{SharedClock, SystemClock},
+        email::Email,
+        origin::RequestOrigin,
+    },
     startup::{Application, Dependencies, StartupError},
     store,
 };
@@ -45,6 +50,10 @@ pub async fn run(config: Config, command: Command) -> Result<(), CliError> {
             let kid = KeyRing::rotate(&db, chrono::Utc::now().timestamp())
                 .await
                 .map_err(|e| CliError::Admin(format!("cannot rotate the signing key: {e}")))?;
+            let event = AuditEvent::new(EventType::SigningKeyRotated, RequestOrigin::default())
+                .detail(format!("kid {kid}"));
+            let clock: SharedClock = Arc::new(SystemClock);
+            audit::record_after(&db, &clock, event).await;
             println!("new active signing key: {kid}");
             Ok(())
         }
