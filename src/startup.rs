@@ -21,6 +21,7 @@ use tower_http::{
 
 use crate::{
     api_keys::ApiKeys,
+    audit::AuditTrail,
     auth::{
         Accounts, AuthError, HashingLimits, KeyRing, Lineage, LiveState, PasswordHasher,
         RefreshRules, Tokens,
@@ -36,6 +37,7 @@ use crate::{
     gateway::{self, EnvoyAuthorization, Gateway},
     grpc::{
         api_keys::ApiKeyApi,
+        audit::AuditApi,
         auth::AuthApi,
         client_address::ClientAddresses,
         health::{HealthApi, report_database_health},
@@ -44,8 +46,9 @@ use crate::{
     proto::{
         DESCRIPTOR_SET,
         cloudsigma::v1::{
-            api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
-            health_service_server::HealthServiceServer, usage_service_server::UsageServiceServer,
+            api_key_service_server::ApiKeyServiceServer, audit_service_server::AuditServiceServer,
+            auth_service_server::AuthServiceServer, health_service_server::HealthServiceServer,
+            usage_service_server::UsageServiceServer,
         },
         envoy::service::auth::v3::authorization_server::AuthorizationServer,
     },
@@ -312,6 +315,10 @@ impl Application {
         )
         .add_service(
             ApiKeyServiceServer::new(ApiKeyApi::new(keys))
+                .max_decoding_message_size(MAX_BODY_BYTES),
+        )
+        .add_service(
+            AuditServiceServer::new(AuditApi::new(Arc::new(AuditTrail::new(db.clone()))))
                 .max_decoding_message_size(MAX_BODY_BYTES),
         )
         .add_service(

@@ -2,6 +2,7 @@
 //! an error into a status code.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod client_address;
 pub mod errors;
