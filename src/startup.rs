@@ -277,6 +277,7 @@ impl Application {
                 sessions_days: config.session_retention_days,
                 sign_in_failures_days: config.sign_in_failure_retention_days,
                 usage_days: config.usage_retention_days,
+                audit_events_days: config.audit_retention_days,
             },
         ));
         let purge = purger.start(Duration::from_secs(config.purge_interval_secs));
