@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "cloudsigma/v1/auth.proto",
     "cloudsigma/v1/api_keys.proto",
     "cloudsigma/v1/usage.proto",
+    "cloudsigma/v1/audit.proto",
     // Envoy's external authorization service (a wire-compatible subset), for the gateway check.
     "envoy/service/auth/v3/external_auth.proto",
     // Not used by our messages; compiled in so that reflection clients can decode the

@@ -47,6 +47,21 @@ pub enum Command {
     /// Check the trusted external issuers.
     #[command(subcommand)]
     Issuers(IssuersCommand),
+    /// Print audit events as JSON lines, oldest first.
+    Audit {
+        /// Only this user's events (their email).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events at or after this time (RFC 3339, e.g. 2026-11-28T00:00:00Z).
+        #[arg(long, value_parser = parse_rfc3339)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+fn parse_rfc3339(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|at| at.to_utc())
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-11-28T00:00:00Z: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,8 +370,8 @@ pub struct Config {
     )]
     pub change_poll_interval: Duration,
 
-    /// Seconds between two purges of expired sessions, refresh tokens, sign-in failures and old
-    /// key usage.
+    /// Seconds between two purges of expired sessions, refresh tokens, sign-in failures, old key
+    /// usage and old audit events.
     #[arg(
         long,
         env = "CLOUDSIGMA_PURGE_INTERVAL_SECS",
@@ -392,6 +407,15 @@ pub struct Config {
         global = true
     )]
     pub usage_retention_days: u32,
+
+    /// Days an audit event is kept.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_AUDIT_RETENTION_DAYS",
+        default_value_t = 365,
+        global = true
+    )]
+    pub audit_retention_days: u32,
     /// IPv6 clients are limited per prefix of this length (one subscriber usually holds a
     /// whole /64); IPv4 clients per address.
     #[arg(

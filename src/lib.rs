@@ -5,6 +5,7 @@
 //! gRPC); `startup` wires them together.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod authn;
 pub mod cli;

@@ -1,5 +1,6 @@
 //! Retention: a background task that purges data past its use (ended sessions and their
-//! refresh tokens, stale sign-in failure records, old daily key usage) on a fixed interval.
+//! refresh tokens, stale sign-in failure records, old daily key usage, old audit events) on a
+//! fixed interval.
 //! Cut-offs come from the injected clock. Depends on `domain` and `store`.
 
 use std::{sync::Arc, time::Duration};
@@ -26,6 +27,8 @@ pub struct Retention {
     pub sign_in_failures_days: u32,
     /// Daily key usage older than this many days goes.
     pub usage_days: u32,
+    /// Audit events older than this many days go.
+    pub audit_events_days: u32,
 }
 
 pub struct Purger {
@@ -52,6 +55,7 @@ impl Purger {
             sign_in_failure_before: seconds - days(self.retention.sign_in_failures_days),
             key_usage_day_before: utc_day(now) - i64::from(self.retention.usage_days),
             change_before: seconds - DAY_SECS,
+            audit_event_before: seconds - days(self.retention.audit_events_days),
         }
     }
 
@@ -64,6 +68,7 @@ impl Purger {
             sign_in_failures = purged.sign_in_failures,
             key_usage_days = purged.key_usage_days,
             changes = purged.changes,
+            audit_events = purged.audit_events,
             "purged expired data"
         );
         Ok(purged)

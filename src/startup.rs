@@ -23,6 +23,7 @@ use tower_http::{
 use self::observe::{http_outcome, rpc_paths, sample_gauges};
 use crate::{
     api_keys::ApiKeys,
+    audit::AuditTrail,
     auth::{
         Accounts, AuthError, HashingLimits, KeyRing, Lineage, LiveState, PasswordHasher,
         RefreshRules, Tokens,
@@ -38,6 +39,7 @@ use crate::{
     gateway::{self, EnvoyAuthorization, Gateway},
     grpc::{
         api_keys::ApiKeyApi,
+        audit::AuditApi,
         auth::AuthApi,
         client_address::ClientAddresses,
         health::{HealthApi, report_database_health},
@@ -47,8 +49,9 @@ use crate::{
     proto::{
         DESCRIPTOR_SET,
         cloudsigma::v1::{
-            api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
-            health_service_server::HealthServiceServer, usage_service_server::UsageServiceServer,
+            api_key_service_server::ApiKeyServiceServer, audit_service_server::AuditServiceServer,
+            auth_service_server::AuthServiceServer, health_service_server::HealthServiceServer,
+            usage_service_server::UsageServiceServer,
         },
         envoy::service::auth::v3::authorization_server::AuthorizationServer,
     },
@@ -312,6 +315,7 @@ impl Application {
                 sessions_days: config.session_retention_days,
                 sign_in_failures_days: config.sign_in_failure_retention_days,
                 usage_days: config.usage_retention_days,
+                audit_events_days: config.audit_retention_days,
             },
         ));
         let purge = purger.start(Duration::from_secs(config.purge_interval_secs));
@@ -350,6 +354,10 @@ impl Application {
         )
         .add_service(
             ApiKeyServiceServer::new(ApiKeyApi::new(keys))
+                .max_decoding_message_size(MAX_BODY_BYTES),
+        )
+        .add_service(
+            AuditServiceServer::new(AuditApi::new(Arc::new(AuditTrail::new(db.clone()))))
                 .max_decoding_message_size(MAX_BODY_BYTES),
         )
         .add_service(

@@ -14,6 +14,7 @@ mod m20261127_000007_refresh_lineage;
 mod m20261127_000008_exact_counting_and_changes;
 mod m20261127_000009_session_client;
 mod m20261128_000010_external_users;
+mod m20261128_000011_audit_events;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_exact_counting_and_changes::Migration),
             Box::new(m20261127_000009_session_client::Migration),
             Box::new(m20261128_000010_external_users::Migration),
+            Box::new(m20261128_000011_audit_events::Migration),
         ]
     }
 }

@@ -7,12 +7,15 @@ use sea_orm::DatabaseConnection;
 use subtle::ConstantTimeEq;
 
 use crate::{
+    audit::record_after,
     authn::Principal,
     domain::{
         api_key::{
             ApiKeySecret, DEFAULT_DAILY_LIMIT, DailyLimit, DailyLimitCeilings, KeyName, KeyPrefix,
         },
+        audit::{AuditEvent, EventType},
         clock::{SharedClock, utc_day},
+        origin::RequestOrigin,
     },
     metrics::Metrics,
     store::{
@@ -164,6 +167,7 @@ impl ApiKeys {
         caller: &Principal,
         name: &str,
         daily_limit: Option<i32>,
+        origin: RequestOrigin,
     ) -> Result<CreatedKey, ApiKeyError> {
         self.ceiling(caller)?;
         let name = KeyName::parse(name).map_err(|_| ApiKeyError::InvalidName)?;
@@ -190,6 +194,12 @@ impl ApiKeys {
                         created_at: now,
                         last_used_at: None,
                     };
+                    let event = AuditEvent::new(EventType::ApiKeyCreated, origin)
+                        .user(&caller.user_id)
+                        .key(&view.prefix)
+                        .detail(format!("dailyLimit {}", view.daily_limit));
+                    // After the insert and never failing: the key is shown only in this answer.
+                    record_after(&self.db, &self.clock, event).await;
                     return Ok(CreatedKey { key, view });
                 }
                 // Prefixes are never reused: draw again.
@@ -301,6 +311,7 @@ impl ApiKeys {
         prefix: &str,
         name: Option<&str>,
         daily_limit: Option<i32>,
+        origin: RequestOrigin,
     ) -> Result<KeyView, ApiKeyError> {
         let prefix = KeyPrefix::parse(prefix).map_err(|_| ApiKeyError::NotFound)?;
         if name.is_none() && daily_limit.is_none() {
@@ -313,6 +324,13 @@ impl ApiKeys {
         let daily_limit = daily_limit
             .map(|value| self.limit(caller, value))
             .transpose()?;
+        // What changed, without the new name itself (user text that an audit row need not hold).
+        let detail = match (&name, daily_limit) {
+            (Some(_), Some(limit)) => format!("name, dailyLimit {}", limit.get()),
+            (Some(_), None) => "name".to_owned(),
+            (None, Some(limit)) => format!("dailyLimit {}", limit.get()),
+            (None, None) => String::new(),
+        };
         let updated = store::update(
             &self.db,
             &caller.user_id,
@@ -325,6 +343,11 @@ impl ApiKeys {
         if !updated {
             return Err(ApiKeyError::NotFound);
         }
+        let event = AuditEvent::new(EventType::ApiKeyUpdated, origin)
+            .user(&caller.user_id)
+            .key(prefix.as_str())
+            .detail(detail);
+        record_after(&self.db, &self.clock, event).await;
         let day = utc_day(self.clock.now());
         store::find_owned(&self.db, &caller.user_id, prefix.as_str(), day)
             .await?
@@ -364,12 +387,21 @@ impl ApiKeys {
             .collect())
     }
 
-    pub async fn revoke(&self, caller: &Principal, prefix: &str) -> Result<(), ApiKeyError> {
+    pub async fn revoke(
+        &self,
+        caller: &Principal,
+        prefix: &str,
+        origin: RequestOrigin,
+    ) -> Result<(), ApiKeyError> {
         let prefix = KeyPrefix::parse(prefix).map_err(|_| ApiKeyError::NotFound)?;
         let now = self.clock.now().timestamp();
         let revoked = store::revoke(&self.db, &caller.user_id, prefix.as_str(), now).await?;
         self.forget(&prefix);
         if revoked {
+            let event = AuditEvent::new(EventType::ApiKeyRevoked, origin)
+                .user(&caller.user_id)
+                .key(prefix.as_str());
+            record_after(&self.db, &self.clock, event).await;
             Ok(())
         } else {
             Err(ApiKeyError::NotFound)

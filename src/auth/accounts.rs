@@ -15,7 +15,15 @@ use super::{
     turns::Turns,
 };
 use crate::{
-    domain::{clock::SharedClock, email::Email, password::Password, tier::Tier},
+    audit::record_after,
+    domain::{
+        audit::{AuditEvent, EventType},
+        clock::SharedClock,
+        email::Email,
+        origin::RequestOrigin,
+        password::Password,
+        tier::Tier,
+    },
     store::{
         changes::ChangeKind,
         entities::sessions,
@@ -34,28 +42,6 @@ pub struct NewUser {
     pub user_id: String,
     pub email: String,
     pub tier: Tier,
-}
-
-/// Where a sign-in comes from, kept with its session so the user can tell sessions apart.
-#[derive(Debug, Clone, Default)]
-pub struct SignInOrigin {
-    pub client_address: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-/// Longest User-Agent kept with a session.
-const MAX_USER_AGENT_CHARS: usize = 256;
-
-/// A User-Agent as it is kept: control characters dropped, at most 256 characters, none when
-/// nothing is left.
-fn tidy_user_agent(raw: &str) -> Option<String> {
-    let tidy: String = raw
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_USER_AGENT_CHARS)
-        .collect();
-    let tidy = tidy.trim();
-    (!tidy.is_empty()).then(|| tidy.to_owned())
 }
 
 /// Tokens of a sign-in or refresh.
@@ -127,7 +113,17 @@ impl Accounts {
         self.clock.now().timestamp()
     }
 
-    pub async fn sign_up(&self, email: &str, password: String) -> Result<NewUser, AuthError> {
+    /// Records an event after its change committed (see `audit` for why this cannot fail).
+    async fn audit(&self, event: AuditEvent) {
+        record_after(&self.db, &self.clock, event).await;
+    }
+
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: String,
+        origin: RequestOrigin,
+    ) -> Result<NewUser, AuthError> {
         let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
         let password = Password::parse(password).map_err(|_| AuthError::InvalidPassword)?;
         // The place in the hashing queue comes first: when the queue is full, the answer is
@@ -163,6 +159,8 @@ impl Accounts {
                 InsertUserError::EmailTaken => AuthError::EmailTaken,
                 InsertUserError::Store(e) => AuthError::Store(e),
             })?;
+        self.audit(AuditEvent::new(EventType::SignUp, origin).user(&created.user_id))
+            .await;
         Ok(created)
     }
 
@@ -170,7 +168,7 @@ impl Accounts {
         &self,
         email: &str,
         password: String,
-        origin: SignInOrigin,
+        origin: RequestOrigin,
     ) -> Result<TokenSet, AuthError> {
         let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
         // A password of impossible length cannot match; it still goes through the same path
@@ -188,6 +186,11 @@ impl Accounts {
             && failures.locked_until > now
         {
             let wait = u64::try_from(failures.locked_until - now).unwrap_or(1);
+            let user = store::find_by_email(&self.db, email.as_str()).await?;
+            let mut event = AuditEvent::new(EventType::SignInLockedOut, origin)
+                .detail(format!("refused: locked for {wait} more s"));
+            event.user_id = user.map(|u| u.id);
+            self.audit(event).await;
             return Err(AuthError::LockedOut {
                 retry_after: Duration::from_secs(wait),
             });
@@ -206,8 +209,16 @@ impl Accounts {
         // The check may have waited for its turn at hashing; a lock it sets runs from now, not
         // from when the attempt arrived (else under load it could be over when written).
         let now = self.now();
-        let (Some(user), true) = (user, matched) else {
-            store::record_sign_in_failure(&self.db, email.as_str(), now, lockout_secs).await?;
+        let (Some(user), true) = (&user, matched) else {
+            let failures =
+                store::record_sign_in_failure(&self.db, email.as_str(), now, lockout_secs).await?;
+            let mut event = match lockout_secs(failures) {
+                0 => AuditEvent::new(EventType::SignInFailed, origin),
+                lock => AuditEvent::new(EventType::SignInLockedOut, origin)
+                    .detail(format!("locked for {lock} s after {failures} failures")),
+            };
+            event.user_id = user.map(|u| u.id);
+            self.audit(event).await;
             return Err(AuthError::BadCredentials);
         };
         store::clear_sign_in_failures(&self.db, email.as_str()).await?;
@@ -218,19 +229,26 @@ impl Accounts {
             auth_time: now,
             expires_at: now + REFRESH_LIFETIME_SECS,
             revoked_at: None,
-            client_address: origin.client_address,
-            user_agent: origin.user_agent.as_deref().and_then(tidy_user_agent),
+            client_address: origin.client_address.clone(),
+            user_agent: origin.user_agent.clone(),
         };
         let (refresh_token, refresh_digest) = refresh::first_token();
         store::create_session(&self.db, session.clone(), refresh_digest).await?;
-        self.token_set(&user, &session, refresh_token).await
+        let tokens = self.token_set(user, &session, refresh_token).await?;
+        self.audit(AuditEvent::new(EventType::SignIn, origin).user(&user.id))
+            .await;
+        Ok(tokens)
     }
 
     /// Exchanges a refresh token for new tokens of its session. Every exchange of one token
     /// (concurrent, retried, or replayed within the grace period) gets the same successor, so
     /// a session never has more than one live refresh token; a rotated token presented after
     /// the grace period revokes the session.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, AuthError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        origin: RequestOrigin,
+    ) -> Result<TokenSet, AuthError> {
         let now = self.now();
         if refresh_token.is_empty() || refresh_token.len() > 128 {
             return Err(AuthError::InvalidRefreshToken);
@@ -248,6 +266,7 @@ impl Accounts {
         let successor = self.refresh.lineage.successor(refresh_token);
         let grace = self.refresh.grace.min(refresh::MAX_GRACE).as_secs();
         let grace = i64::try_from(grace).unwrap_or(0);
+        let reuse = AuditEvent::new(EventType::RefreshReuseDetected, origin).user(&user.id);
         let rotation = store::rotate_refresh_token(
             &self.db,
             &parent_digest,
@@ -255,6 +274,7 @@ impl Accounts {
             &session.id,
             now,
             now - grace,
+            &reuse,
         )
         .await?;
         match rotation {
@@ -303,13 +323,16 @@ impl Accounts {
         user_id: &str,
         session_id: &str,
         global: bool,
+        origin: RequestOrigin,
     ) -> Result<(), AuthError> {
         let now = self.now();
         if global {
-            store::revoke_all_sessions(&self.db, user_id, now).await?;
+            let event = AuditEvent::new(EventType::SignOutEverywhere, origin).user(user_id);
+            store::revoke_all_sessions(&self.db, user_id, now, &event).await?;
             self.live.apply(&ChangeKind::UserSessions, user_id);
         } else {
-            store::revoke_session(&self.db, session_id, now).await?;
+            let event = AuditEvent::new(EventType::SignOut, origin).user(user_id);
+            store::revoke_session(&self.db, session_id, now, &event).await?;
             self.live.apply(&ChangeKind::Session, session_id);
         }
         Ok(())
@@ -322,11 +345,17 @@ impl Accounts {
 
     /// Ends one of the user's sessions; its tokens fail from the next request on, on this
     /// instance at once and on the others through the change log.
-    pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<(), AuthError> {
+    pub async fn revoke_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        origin: RequestOrigin,
+    ) -> Result<(), AuthError> {
         if session_id.is_empty() || session_id.len() > 64 {
             return Err(AuthError::SessionNotFound);
         }
-        if !store::revoke_own_session(&self.db, user_id, session_id, self.now()).await? {
+        let event = AuditEvent::new(EventType::SessionRevoked, origin).user(user_id);
+        if !store::revoke_own_session(&self.db, user_id, session_id, self.now(), &event).await? {
             return Err(AuthError::SessionNotFound);
         }
         self.live.apply(&ChangeKind::Session, session_id);
@@ -437,7 +466,11 @@ mod tests {
         let (accounts, clock, hasher) = accounts(&dir).await;
         let accounts = Arc::new(accounts);
         accounts
-            .sign_up("lock@example.com", PASSWORD.to_owned())
+            .sign_up(
+                "lock@example.com",
+                PASSWORD.to_owned(),
+                RequestOrigin::default(),
+            )
             .await
             .unwrap();
         for _ in 0..4 {
@@ -445,7 +478,7 @@ mod tests {
                 .sign_in(
                     "lock@example.com",
                     "wrong password".to_owned(),
-                    SignInOrigin::default(),
+                    RequestOrigin::default(),
                 )
                 .await;
             assert!(matches!(failed, Err(AuthError::BadCredentials)));
@@ -461,7 +494,7 @@ mod tests {
                     .sign_in(
                         "lock@example.com",
                         "wrong password".to_owned(),
-                        SignInOrigin::default(),
+                        RequestOrigin::default(),
                     )
                     .await
             }
@@ -492,7 +525,7 @@ mod tests {
             .sign_in(
                 "lock@example.com",
                 PASSWORD.to_owned(),
-                SignInOrigin::default(),
+                RequestOrigin::default(),
             )
             .await;
         let Err(AuthError::LockedOut { retry_after }) = locked else {

@@ -12,7 +12,7 @@ mod refresh;
 pub mod tokens;
 mod turns;
 
-pub use accounts::{Accounts, SignInOrigin, TokenSet};
+pub use accounts::{Accounts, TokenSet};
 pub use error::AuthError;
 pub use keys::KeyRing;
 pub use live::LiveState;

@@ -1,6 +1,6 @@
 //! The tower layer around the gRPC services. It looks up the RPC's access rule, admits or
-//! refuses the request, puts the `Principal` into the request extensions and writes the
-//! rate-limit headers of the answer.
+//! refuses the request, puts the `Principal` and the request's `RequestOrigin` into the request
+//! extensions and writes the rate-limit headers of the answer.
 
 use std::{
     convert::Infallible,
@@ -12,12 +12,13 @@ use std::{
 };
 
 use axum::extract::ConnectInfo;
-use http::{Request, Response};
+use http::{Request, Response, header};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use super::gate::Gate;
 use crate::{
+    domain::origin::RequestOrigin,
     grpc::{client_address::ClientAddresses, errors::normalize},
     metrics::Protocol,
 };
@@ -119,11 +120,24 @@ where
         .map(|info| info.0);
     let headers = request.headers();
     let client = || addresses.client_ip(peer, headers);
+    // Read here, where the peer and the trusted proxies are known, so a use case gets where its
+    // request came from without knowing the transport.
+    let origin = RequestOrigin::new(
+        client().map(|ip| ip.to_string()),
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    );
     match gate.admit(request.uri().path(), headers, client).await {
         Ok(mut admission) => {
             if let Some(principal) = admission.principal.take() {
                 request.extensions_mut().insert(principal);
             }
+            request.extensions_mut().insert(origin);
             let Ok(response) = inner.call(request).await;
             // Unary services answer errors trailers-only, so the status is in the
             // headers. An error gets the contract's ErrorInfo if it came from tonic

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status, metadata::MetadataValue};
 
-use super::{errors::principal, timestamp};
+use super::{errors::principal, origin, timestamp};
 use crate::{
     api_keys::ApiKeys,
     proto::cloudsigma::v1::{
@@ -48,7 +48,7 @@ impl api_key_service_server::ApiKeyService for ApiKeyApi {
         let body = request.get_ref();
         let created = self
             .keys
-            .create(caller, &body.name, body.daily_limit)
+            .create(caller, &body.name, body.daily_limit, origin(&request))
             .await?;
         let mut response = Response::new(CreateApiKeyResponse {
             key: created.key.expose().to_owned(),
@@ -102,7 +102,13 @@ impl api_key_service_server::ApiKeyService for ApiKeyApi {
         let body = request.get_ref();
         let view = self
             .keys
-            .update(caller, &body.prefix, body.name.as_deref(), body.daily_limit)
+            .update(
+                caller,
+                &body.prefix,
+                body.name.as_deref(),
+                body.daily_limit,
+                origin(&request),
+            )
             .await?;
         Ok(Response::new(UpdateApiKeyResponse {
             api_key: Some(view.into()),
@@ -114,7 +120,9 @@ impl api_key_service_server::ApiKeyService for ApiKeyApi {
         request: Request<RevokeApiKeyRequest>,
     ) -> Result<Response<RevokeApiKeyResponse>, Status> {
         let caller = principal(&request)?;
-        self.keys.revoke(caller, &request.get_ref().prefix).await?;
+        self.keys
+            .revoke(caller, &request.get_ref().prefix, origin(&request))
+            .await?;
         Ok(Response::new(RevokeApiKeyResponse {
             message: "API key revoked".to_owned(),
         }))

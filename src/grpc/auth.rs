@@ -8,9 +8,9 @@ use std::{
 use axum::extract::ConnectInfo;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
 
-use super::{client_address::ClientAddresses, errors::principal, timestamp};
+use super::{client_address::ClientAddresses, errors::principal, origin, timestamp};
 use crate::{
-    auth::{Accounts, AuthError, SignInOrigin, TokenSet},
+    auth::{Accounts, AuthError, TokenSet},
     authn::{AuthMethod, AuthnError, Gate},
     domain::client_address::{AddressBucket, bucket},
     proto::{
@@ -112,8 +112,9 @@ impl auth_service_server::AuthService for AuthApi {
         request: Request<SignUpRequest>,
     ) -> Result<Response<SignUpResponse>, Status> {
         self.limit_address(&request)?;
+        let origin = origin(&request);
         let SignUpRequest { email, password } = request.into_inner();
-        let user = self.accounts.sign_up(&email, password).await?;
+        let user = self.accounts.sign_up(&email, password, origin).await?;
         Ok(Response::new(SignUpResponse {
             user_id: user.user_id,
             email: user.email,
@@ -126,14 +127,7 @@ impl auth_service_server::AuthService for AuthApi {
         request: Request<SignInRequest>,
     ) -> Result<Response<SignInResponse>, Status> {
         self.limit_address(&request)?;
-        let origin = SignInOrigin {
-            client_address: self.client(&request).map(|ip| ip.to_string()),
-            user_agent: request
-                .metadata()
-                .get("user-agent")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        };
+        let origin = origin(&request);
         let SignInRequest { email, password } = request.into_inner();
         let tokens = self.accounts.sign_in(&email, password, origin).await?;
         Ok(no_store(tokens.into()))
@@ -144,9 +138,10 @@ impl auth_service_server::AuthService for AuthApi {
         request: Request<RefreshTokenRequest>,
     ) -> Result<Response<RefreshTokenResponse>, Status> {
         self.limit_address(&request)?;
+        let origin = origin(&request);
         let tokens = self
             .accounts
-            .refresh(&request.into_inner().refresh_token)
+            .refresh(&request.into_inner().refresh_token, origin)
             .await?;
         Ok(no_store(tokens.into()))
     }
@@ -161,7 +156,7 @@ impl auth_service_server::AuthService for AuthApi {
         };
         let global = request.get_ref().global;
         self.accounts
-            .sign_out(&caller.user_id, session_id, global)
+            .sign_out(&caller.user_id, session_id, global, origin(&request))
             .await?;
         Ok(Response::new(SignOutResponse {
             message: "Signed out".to_owned(),
@@ -198,7 +193,7 @@ impl auth_service_server::AuthService for AuthApi {
     ) -> Result<Response<RevokeSessionResponse>, Status> {
         let caller = principal(&request)?;
         self.accounts
-            .revoke_session(&caller.user_id, &request.get_ref().id)
+            .revoke_session(&caller.user_id, &request.get_ref().id, origin(&request))
             .await?;
         Ok(Response::new(RevokeSessionResponse {
             message: "Session revoked".to_owned(),

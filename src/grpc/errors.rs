@@ -9,6 +9,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::{
     api_keys::ApiKeyError,
+    audit::AuditError,
     auth::AuthError,
     authn::{AuthnError, Principal, budget_headers},
     quota::UsageError,
@@ -286,6 +287,17 @@ impl From<ApiKeyError> for Status {
             ApiKeyError::NotFound => error(ErrorCode::NotFound, message),
             ApiKeyError::PrefixesExhausted => internal(&err),
             ApiKeyError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<AuditError> for Status {
+    fn from(err: AuditError) -> Self {
+        let message = err.to_string();
+        match err {
+            AuditError::Page(_) => error(ErrorCode::ValidationError, message),
+            AuditError::UnknownUser(_) => error(ErrorCode::NotFound, message),
+            AuditError::Store(err) => err.into(),
         }
     }
 }

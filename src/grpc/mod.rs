@@ -2,11 +2,22 @@
 //! an error into a status code.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod client_address;
 pub mod errors;
 pub mod health;
 pub mod usage;
+
+/// Where the request came from, as the authentication layer read it (empty outside it, as in
+/// unit tests of an adapter).
+pub fn origin<T>(request: &tonic::Request<T>) -> crate::domain::origin::RequestOrigin {
+    request
+        .extensions()
+        .get::<crate::domain::origin::RequestOrigin>()
+        .cloned()
+        .unwrap_or_default()
+}
 
 /// A protobuf timestamp of whole seconds.
 pub fn timestamp(unix_seconds: i64) -> prost_types::Timestamp {

@@ -1,6 +1,7 @@
 //! Storage: sea-orm entities and queries. The only module that knows SQL or sea-orm.
 
 pub mod api_keys;
+pub mod audit;
 pub mod changes;
 pub mod entities;
 mod error;

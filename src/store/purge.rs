@@ -1,6 +1,6 @@
 //! Deletes of data that has outlived its use: ended sessions with their refresh tokens, stale
-//! sign-in failure records, old daily key usage and old change-log entries. Each is one statement per table, so a
-//! purge never holds a transaction across tables.
+//! sign-in failure records, old daily key usage, old change-log entries and old audit events.
+//! Each is one statement per table, so a purge never holds a transaction across tables.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -14,6 +14,7 @@ pub struct Purged {
     pub sign_in_failures: u64,
     pub key_usage_days: u64,
     pub changes: u64,
+    pub audit_events: u64,
 }
 
 /// What a purge removes; all times are Unix seconds, the day is a UTC day number.
@@ -27,6 +28,8 @@ pub struct Cutoffs {
     pub key_usage_day_before: i64,
     /// Change-log entries written before this go (instances read them within a second).
     pub change_before: i64,
+    /// Audit events recorded before this go.
+    pub audit_event_before: i64,
 }
 
 /// A revoked session of an external sign-in stays until it expires: its issuer may still mint
@@ -73,8 +76,14 @@ pub async fn purge(db: &DatabaseConnection, cutoffs: Cutoffs) -> Result<Purged, 
         vec![cutoffs.change_before.into()],
     )
     .await?;
+    let audit_events = run(
+        "DELETE FROM audit_events WHERE at < ?",
+        vec![cutoffs.audit_event_before.into()],
+    )
+    .await?;
     Ok(Purged {
         changes,
+        audit_events,
         sessions,
         refresh_tokens,
         sign_in_failures,

@@ -8,11 +8,13 @@ use sea_orm::{
 use secrecy::{ExposeSecret, SecretSlice};
 
 use super::{
-    StoreError,
+    StoreError, audit,
     changes::{self, ChangeKind},
     entities::{refresh_tokens, sessions, sign_in_failures, users},
     sql::statement,
 };
+
+use crate::domain::audit::{AuditEvent, EventType};
 
 pub use users::Model as UserRow;
 
@@ -49,8 +51,9 @@ pub async fn find_by_id(db: &DatabaseConnection, id: &str) -> Result<Option<User
     Ok(users::Entity::find_by_id(id).one(db).await?)
 }
 
-/// Changes a user's tier, and the team when `team_id` is given (`Some(None)` clears it);
-/// false when no user has that email.
+/// Changes a user's tier, and the team when `team_id` is given (`Some(None)` clears it), and
+/// records the change in the audit trail in the same transaction; false when no user has that
+/// email.
 pub async fn set_tier(
     db: &DatabaseConnection,
     email: &str,
@@ -62,21 +65,30 @@ pub async fn set_tier(
     let mut update = users::Entity::update_many()
         .col_expr(users::Column::Tier, Expr::value(tier))
         .filter(users::Column::Email.eq(email));
+    let mut detail = format!("tier {tier}");
     if let Some(team_id) = team_id {
+        detail.push_str(&format!(", team {}", team_id.as_deref().unwrap_or("none")));
         update = update.col_expr(users::Column::TeamId, Expr::value(team_id));
     }
     update.exec(&txn).await?;
     let changed = user_changed(&txn, email, now).await?;
+    if let Some(user_id) = &changed {
+        let event = AuditEvent::new(EventType::TierChanged, Default::default())
+            .user(user_id)
+            .detail(detail);
+        audit::record(&txn, &event, now).await?;
+    }
     txn.commit().await?;
-    Ok(changed)
+    Ok(changed.is_some())
 }
 
-/// Logs a change of the user with this email; false when there is none.
+/// Logs a change of the user with this email; the user's id, or none when there is no such
+/// user.
 async fn user_changed(
     txn: &sea_orm::DatabaseTransaction,
     email: &str,
     now: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let user = users::Entity::find()
         .filter(users::Column::Email.eq(email))
         .one(txn)
@@ -84,9 +96,9 @@ async fn user_changed(
     match user {
         Some(user) => {
             changes::record(txn, ChangeKind::User, &user.id, now).await?;
-            Ok(true)
+            Ok(Some(user.id))
         }
-        None => Ok(false),
+        None => Ok(None),
     }
 }
 
@@ -106,7 +118,7 @@ pub async fn set_monthly_rule_allowance(
         .await?;
     let changed = user_changed(&txn, email, now).await?;
     txn.commit().await?;
-    Ok(changed)
+    Ok(changed.is_some())
 }
 
 /// A new sign-in session with its first refresh token.
@@ -154,7 +166,13 @@ pub async fn session_with_user(
     Ok(found.and_then(|(session, user)| user.map(|user| (session, user))))
 }
 
-pub async fn revoke_session(db: &DatabaseConnection, id: &str, now: i64) -> Result<(), StoreError> {
+/// Revokes a session (a sign-out), logging the change and recording `event`.
+pub async fn revoke_session(
+    db: &DatabaseConnection,
+    id: &str,
+    now: i64,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
     let txn = db.begin().await?;
     sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now))
@@ -163,14 +181,18 @@ pub async fn revoke_session(db: &DatabaseConnection, id: &str, now: i64) -> Resu
         .exec(&txn)
         .await?;
     changes::record(&txn, ChangeKind::Session, id, now).await?;
+    audit::record(&txn, event, now).await?;
     txn.commit().await?;
     Ok(())
 }
 
+/// Revokes every session of the user (a global sign-out), logging the change and recording
+/// `event`.
 pub async fn revoke_all_sessions(
     db: &DatabaseConnection,
     user_id: &str,
     now: i64,
+    event: &AuditEvent,
 ) -> Result<(), StoreError> {
     let txn = db.begin().await?;
     sessions::Entity::update_many()
@@ -180,6 +202,7 @@ pub async fn revoke_all_sessions(
         .exec(&txn)
         .await?;
     changes::record(&txn, ChangeKind::UserSessions, user_id, now).await?;
+    audit::record(&txn, event, now).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -225,13 +248,14 @@ pub async fn active_sessions(
         .collect()
 }
 
-/// Revokes one of the user's live sessions, logging the change; false when the user has no
-/// such session.
+/// Revokes one of the user's live sessions, logging the change and recording `event`; false
+/// when the user has no such session.
 pub async fn revoke_own_session(
     db: &DatabaseConnection,
     user_id: &str,
     session_id: &str,
     now: i64,
+    event: &AuditEvent,
 ) -> Result<bool, StoreError> {
     let txn = db.begin().await?;
     let revoked = sessions::Entity::update_many()
@@ -246,6 +270,7 @@ pub async fn revoke_own_session(
         == 1;
     if revoked {
         changes::record(&txn, ChangeKind::Session, session_id, now).await?;
+        audit::record(&txn, event, now).await?;
     }
     txn.commit().await?;
     Ok(revoked)
@@ -279,7 +304,8 @@ pub enum Rotation {
 /// Rotates the refresh token `parent_digest` into `successor_digest`, in one transaction:
 /// marks the parent rotated (once: a concurrent call finds it marked), and then, if it was
 /// rotated at or after `concurrent_since` into this very successor, stores the successor
-/// (once: concurrent calls insert nothing). A parent rotated earlier revokes its session.
+/// (once: concurrent calls insert nothing). A parent rotated earlier revokes its session and
+/// records `on_replay`.
 pub async fn rotate_refresh_token(
     db: &DatabaseConnection,
     parent_digest: &str,
@@ -287,6 +313,7 @@ pub async fn rotate_refresh_token(
     session_id: &str,
     now: i64,
     concurrent_since: i64,
+    on_replay: &AuditEvent,
 ) -> Result<Rotation, StoreError> {
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
@@ -318,6 +345,7 @@ pub async fn rotate_refresh_token(
                 .exec(&txn)
                 .await?;
             changes::record(&txn, ChangeKind::Session, session_id, now).await?;
+            audit::record(&txn, on_replay, now).await?;
             Rotation::Replayed
         }
         _ if parent.successor_digest.as_deref() != Some(successor_digest) => Rotation::Diverged,

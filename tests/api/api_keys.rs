@@ -468,7 +468,7 @@ async fn ten_thousand_keys_have_distinct_prefixes_and_the_exact_format() {
             let mut made = Vec::new();
             for i in 0..2_500 {
                 let created = keys
-                    .create(&caller, &format!("k{worker}-{i}"), None)
+                    .create(&caller, &format!("k{worker}-{i}"), None, Default::default())
                     .await
                     .unwrap();
                 made.push(created.key.expose().to_owned());

@@ -3,6 +3,7 @@
 //! the same suite on PostgreSQL (each test gets a database of its own).
 
 mod api_keys;
+mod audit;
 mod auth;
 mod cognito_pool;
 mod foundation;
