@@ -5,13 +5,12 @@
 //! id, email, key or prefix, and a path the service does not have is counted as `unknown`.
 //! Disabled, every call is a no-op.
 
-use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use metrics::{Key, Label, Metadata, Recorder};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
-use tokio::net::TcpListener;
 
 /// The door a request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,9 +245,10 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// Serves `GET /metrics` (any path, in fact) on `listener` until the task is aborted.
-pub async fn serve(listener: TcpListener, metrics: Metrics) {
-    let router = axum::Router::new().fallback(move || {
+/// Answers `GET /metrics` (any path, in fact) with the text exposition. Served by start-up on
+/// the metrics listener with the same connection limits and timeouts as the public port.
+pub fn router(metrics: Metrics) -> axum::Router {
+    axum::Router::new().fallback(move || {
         let metrics = metrics.clone();
         async move {
             (
@@ -259,13 +259,5 @@ pub async fn serve(listener: TcpListener, metrics: Metrics) {
                 metrics.render(),
             )
         }
-    });
-    if let Err(err) = axum::serve(listener, router).await {
-        tracing::warn!(error = %err, "the metrics listener stopped");
-    }
-}
-
-/// Binds the metrics listener (start-up fails on a port in use, like the main one).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+    })
 }

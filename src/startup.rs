@@ -105,6 +105,9 @@ impl Default for Dependencies {
     }
 }
 
+/// Connections the metrics listener holds at once.
+const METRICS_MAX_CONNECTIONS: usize = 64;
+
 /// Shortest accepted service token: a shared secret short enough to guess is no secret.
 pub const MIN_SERVICE_TOKEN_CHARS: usize = 32;
 
@@ -152,7 +155,7 @@ impl Application {
             .map_err(|e| StartupError::Listen(config.listen, e))?;
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
-                metrics::bind(addr)
+                TcpListener::bind(addr)
                     .await
                     .map_err(|e| StartupError::Listen(addr, e))?,
             ),
@@ -300,7 +303,19 @@ impl Application {
             .as_ref()
             .and_then(|listener| listener.local_addr().ok());
         if let Some(listener) = metrics_listener {
-            background.push(tokio::spawn(metrics::serve(listener, metrics.clone())));
+            // The public port's accept loop, timeouts and connection cap (a scraper needs few).
+            let limits = ConnectionLimits {
+                max_connections: METRICS_MAX_CONNECTIONS,
+                ..ConnectionLimits::from_config(&config)
+            };
+            let router = metrics::router(metrics.clone());
+            background.push(tokio::spawn(async move {
+                if let Err(err) =
+                    serve::serve(listener, router, limits, std::future::pending()).await
+                {
+                    tracing::warn!(error = %err, "the metrics listener stopped");
+                }
+            }));
             background.push(tokio::spawn(sample_gauges(
                 db.clone(),
                 hasher.clone(),
