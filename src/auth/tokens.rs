@@ -17,7 +17,7 @@ pub const CLIENT_ID: &str = "cloudsigma-api";
 /// Clock skew tolerated on `exp` (CONTRACT §4: a few seconds at most).
 pub const LEEWAY_SECS: i64 = 5;
 /// A `kid` longer than this is refused without a key lookup.
-const MAX_KID_LEN: usize = 128;
+pub const MAX_KID_LEN: usize = 128;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -148,19 +148,7 @@ impl Tokens {
     /// Verifies a bearer JWT as an access token of this pool. Session state is checked by the
     /// caller (it needs the database).
     pub async fn verify_access(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
-        // Pin the algorithm, and never follow a key reference carried by the token itself.
-        let refers_elsewhere = header.jku.is_some()
-            || header.jwk.is_some()
-            || header.x5u.is_some()
-            || header.x5c.is_some();
-        if header.alg != Algorithm::RS256 || refers_elsewhere {
-            return Err(AuthError::InvalidToken);
-        }
-        let kid = header.kid.ok_or(AuthError::InvalidToken)?;
-        if kid.is_empty() || kid.len() > MAX_KID_LEN {
-            return Err(AuthError::InvalidToken);
-        }
+        let kid = rs256_kid(token)?;
         let now = self.clock.now().timestamp();
         let key = self
             .keys
@@ -192,4 +180,22 @@ impl Tokens {
             Err(AuthError::InvalidToken)
         }
     }
+}
+
+/// The `kid` of an RS256 token whose header refers to no key elsewhere: what every bearer JWT,
+/// ours or a trusted issuer's, must have before a key is looked up. The algorithm is pinned and
+/// a key reference carried by the token itself is never followed.
+pub fn rs256_kid(token: &str) -> Result<String, AuthError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+    let refers_elsewhere = header.jku.is_some()
+        || header.jwk.is_some()
+        || header.x5u.is_some()
+        || header.x5c.is_some();
+    if header.alg != Algorithm::RS256 || refers_elsewhere {
+        return Err(AuthError::InvalidToken);
+    }
+    header
+        .kid
+        .filter(|kid| !kid.is_empty() && kid.len() <= MAX_KID_LEN)
+        .ok_or(AuthError::InvalidToken)
 }

@@ -8,10 +8,10 @@ use jsonwebtoken::DecodingKey;
 use reqwest::{Client, Url, header};
 use serde::Deserialize;
 
+use crate::auth::tokens::MAX_KID_LEN;
+
 /// Largest JWKS document read; a real one is a few kilobytes.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
-/// Longest `kid` taken from a JWKS (and looked up from a token header).
-pub const MAX_KID_LEN: usize = 128;
 /// A key set is kept at least this long, whatever `Cache-Control` says.
 const MIN_MAX_AGE: Duration = Duration::from_secs(60);
 /// ... and re-read at least this often.

@@ -21,10 +21,13 @@ use serde_json::{Map, Value};
 
 use super::{
     config::{IssuerConfig, TokenUse},
-    jwks::{FetchError, Fetcher, KeySet, MAX_KID_LEN},
+    jwks::{FetchError, Fetcher, KeySet},
 };
 use crate::{
-    auth::{AuthError, tokens::LEEWAY_SECS},
+    auth::{
+        AuthError,
+        tokens::{LEEWAY_SECS, rs256_kid},
+    },
     domain::clock::SharedClock,
 };
 
@@ -156,18 +159,7 @@ impl TrustedIssuers {
     /// Verifies a token of the trusted issuer `iss`.
     pub async fn verify(&self, iss: &str, token: &str) -> Result<ExternalToken, AuthError> {
         let issuer = self.by_iss.get(iss).ok_or(AuthError::InvalidToken)?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
-        let refers_elsewhere = header.jku.is_some()
-            || header.jwk.is_some()
-            || header.x5u.is_some()
-            || header.x5c.is_some();
-        if header.alg != Algorithm::RS256 || refers_elsewhere {
-            return Err(AuthError::InvalidToken);
-        }
-        let kid = header
-            .kid
-            .filter(|kid| !kid.is_empty() && kid.len() <= MAX_KID_LEN)
-            .ok_or(AuthError::InvalidToken)?;
+        let kid = rs256_kid(token)?;
         let key = self
             .key(issuer, &kid)
             .await
@@ -185,15 +177,11 @@ impl TrustedIssuers {
             .map_err(|_| AuthError::InvalidToken)?
             .claims;
         let now = self.clock.now().timestamp();
-        accept(&issuer.config, &claims, now)
-            .map(|token| ExternalToken {
-                key: ExternalKey {
-                    iss: iss.to_owned(),
-                    kid,
-                },
-                ..token
-            })
-            .ok_or(AuthError::InvalidToken)
+        let key = ExternalKey {
+            iss: iss.to_owned(),
+            kid,
+        };
+        accept(&issuer.config, &claims, now, key).ok_or(AuthError::InvalidToken)
     }
 
     /// The issuer's key `kid`, fetching the set when the key is unknown (at most once per
@@ -305,7 +293,12 @@ fn unverified_issuer(token: &str) -> Option<String> {
 
 /// The claims checks of CONTRACT-shaped Cognito tokens: the kind of token, the app client, the
 /// times (with the same leeway as our own tokens), and the claims we need.
-fn accept(config: &IssuerConfig, claims: &Map<String, Value>, now: i64) -> Option<ExternalToken> {
+fn accept(
+    config: &IssuerConfig,
+    claims: &Map<String, Value>,
+    now: i64,
+    key: ExternalKey,
+) -> Option<ExternalToken> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     let token_use = match text("token_use")? {
@@ -347,10 +340,7 @@ fn accept(config: &IssuerConfig, claims: &Map<String, Value>, now: i64) -> Optio
             .map(str::to_owned)
     };
     Some(ExternalToken {
-        key: ExternalKey {
-            iss: config.iss.clone(),
-            kid: String::new(),
-        },
+        key,
         sub: sub.to_owned(),
         origin: origin.to_owned(),
         email: optional(&config.email_claim),
