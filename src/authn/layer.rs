@@ -80,15 +80,20 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let started = std::time::Instant::now();
-            let path = request.uri().path().to_owned();
-            let protocol = protocol_of(&path, request.extensions().get::<Protocol>());
+            // Only read for the metrics, and only when they are on: this is every request's path.
+            let observed = gate.metrics.is_enabled().then(|| {
+                let path = request.uri().path().to_owned();
+                let protocol = protocol_of(&path, request.extensions().get::<Protocol>());
+                (std::time::Instant::now(), path, protocol)
+            });
             let response = admit_and_call(&gate, &addresses, &mut inner, request).await;
-            // Unary RPCs answer errors trailers-only: a status in the headers is the outcome.
-            let code = Status::from_header_map(response.headers())
-                .map_or(tonic::Code::Ok, |status| status.code());
-            gate.metrics
-                .request(&path, protocol, code, started.elapsed());
+            if let Some((started, path, protocol)) = observed {
+                // Unary RPCs answer errors trailers-only: a status in the headers is the outcome.
+                let code = Status::from_header_map(response.headers())
+                    .map_or(tonic::Code::Ok, |status| status.code());
+                gate.metrics
+                    .request(&path, protocol, code, started.elapsed());
+            }
             Ok(response)
         })
     }
