@@ -37,6 +37,8 @@ export CLOUDSIGMA_FAILED_AUTH_RATE_PER_MINUTE_PER_ADDRESS=100000
 # No SDK may look for AWS credentials or configuration anywhere but here.
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+# The machines have Node 20; the pinned SDK v3 works on it and would only warn about later ones.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 CLOUDSIGMA_LISTEN="127.0.0.1:$port" "$binary" serve >"$work/server.log" 2>&1 &
 server=$!

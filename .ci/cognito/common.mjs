@@ -14,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 
 import { CognitoJwtVerifier } from "aws-jwt-verify";
+import { CognitoJwtInvalidClientIdError } from "aws-jwt-verify/error";
 import { SimpleJwksCache } from "aws-jwt-verify/jwk";
 
 function env(name) {
@@ -303,7 +304,10 @@ async function verifier(tokenUse, clientId) {
  * Verifies an access token and an ID token of one answer with CognitoJwtVerifier and checks
  * the claims Cognito puts in them. Returns { access, id } claims.
  */
-export async function verifyTokens({ accessToken, idToken }, { clientId, sub, email, tier }) {
+export async function verifyTokens(tokens, { clientId, sub, email, tier }) {
+  // An SDK's AuthenticationResult (AccessToken, IdToken) or a session's { accessToken, idToken }.
+  const accessToken = tokens.AccessToken ?? tokens.accessToken;
+  const idToken = tokens.IdToken ?? tokens.idToken;
   const access = (await verifier("access", clientId)).verifySync(accessToken);
   assert.equal(access.token_use, "access");
   assert.equal(access.iss, ISSUER);
@@ -339,7 +343,7 @@ export async function verifyTokens({ accessToken, idToken }, { clientId, sub, em
 /** The access token must be refused by the verifier when checked against another client. */
 export async function assertOtherClientRefused(accessToken, otherClientId) {
   const v = await verifier("access", otherClientId);
-  assert.throws(() => v.verifySync(accessToken), (err) => err.name === "CognitoJwtInvalidClientIdError");
+  assert.throws(() => v.verifySync(accessToken), CognitoJwtInvalidClientIdError);
 }
 
 export { assert };
