@@ -13,7 +13,11 @@ export CARGO_TERM_COLOR=never
 # GetTokensFromRefreshToken is in botocore from 1.38.0 on.
 python3 -m pip install --quiet --disable-pip-version-check 'boto3>=1.38' 2>&1 |
   grep -v "Running pip as the 'root' user" || true
-(cd .ci/cognito && npm ci --no-audit --no-fund --loglevel=error)
+# npm ci starts from scratch every time; a tree installed from this very lock file is kept.
+if ! cmp -s .ci/cognito/package-lock.json .ci/cognito/node_modules/.installed-lock.json; then
+  (cd .ci/cognito && npm ci --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.installed-lock.json)
+fi
 
 binary=./target/release/cloudsigma-auth
 [ -x "$binary" ] || cargo build --release --quiet
