@@ -38,7 +38,7 @@ claims = jwt.decode(
 )
 assert claims["token_use"] == "access", claims
 assert claims["sub"] == user["userId"], claims
-assert claims["client_id"] == "cloudsigma-api", claims
+assert claims["client_id"] == "cloudsigma_api", claims
 assert claims["custom:tier"] == "free", claims
 assert "custom:teamId" in claims, claims
 assert claims["exp"] - claims["iat"] == 3600, claims
@@ -48,7 +48,7 @@ id_claims = jwt.decode(
     jwks_client.get_signing_key_from_jwt(tokens["idToken"]).key,
     algorithms=["RS256"],
     issuer=issuer,
-    audience="cloudsigma-api",
+    audience="cloudsigma_api",
 )
 assert id_claims["token_use"] == "id" and id_claims["email"] == email, id_claims
 print("PyJWT verified the access and ID tokens against the JWKS")

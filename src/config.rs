@@ -12,7 +12,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use secrecy::SecretString;
 
-use crate::{auth::issuers::FetchLimits, domain::tier::Tier};
+use crate::{
+    auth::issuers::FetchLimits,
+    domain::{
+        app_client::{AppClients, PoolId},
+        tier::Tier,
+    },
+};
 
 /// Authentication and API-key service of the CloudSigma API.
 #[derive(Debug, Parser)]
@@ -119,6 +125,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// A feature switched `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub fn is_on(self) -> bool {
+        self == Switch::On
+    }
+}
+
 /// Settings shared by every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -219,6 +238,38 @@ pub struct Config {
     /// accepted beside our own.
     #[arg(long, env = "CLOUDSIGMA_TRUSTED_ISSUERS", global = true)]
     pub trusted_issuers: Option<std::path::PathBuf>,
+
+    /// The user-pool id that the Cognito wire API answers as, in Cognito's form
+    /// `<region>_<id>`; SRP hashes its `<id>` into every verifier.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_COGNITO_POOL_ID",
+        default_value = "eu-west-1_CloudSigma",
+        global = true
+    )]
+    pub cognito_pool_id: PoolId,
+
+    /// App clients, comma-separated `id` or `id:secret` (ids of [A-Za-z0-9_+]); tokens name one
+    /// as `client_id`/`aud`, and REST sign-in issues them to the first.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_APP_CLIENTS",
+        default_value = "cloudsigma_api",
+        hide_env_values = true,
+        global = true
+    )]
+    pub app_clients: AppClients,
+
+    /// SRP sign-in (`USER_SRP_AUTH`) on the Cognito wire API. On, every password sign-in
+    /// stores an SRP verifier, which is as sensitive as a fast password hash.
+    #[arg(
+        long,
+        env = "CLOUDSIGMA_COGNITO_SRP",
+        value_enum,
+        default_value_t = Switch::Off,
+        global = true
+    )]
+    pub cognito_srp: Switch,
 
     /// Longest wait for an external issuer's JWKS, in milliseconds (connecting takes at most
     /// 2 s of it).

@@ -2,13 +2,15 @@
 //!
 //! Layers depend in one direction: `domain` (plain rules) ← use cases (`auth`, `api_keys`,
 //! `quota`) ← `store` (SQL) and the adapters `grpc` (tonic) and `rest` (transcoding over
-//! gRPC); `startup` wires them together.
+//! gRPC), plus the doors `gateway` (gateway checks) and `cognito` (the Cognito user-pool wire
+//! API); `startup` wires them together.
 
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod authn;
 pub mod cli;
+pub mod cognito;
 pub mod config;
 pub mod descriptors;
 pub mod domain;

@@ -19,6 +19,7 @@ pub enum Protocol {
     GrpcWeb,
     Rest,
     Gateway,
+    Cognito,
 }
 
 impl Protocol {
@@ -28,6 +29,7 @@ impl Protocol {
             Protocol::GrpcWeb => "grpc-web",
             Protocol::Rest => "rest",
             Protocol::Gateway => "gateway",
+            Protocol::Cognito => "cognito",
         }
     }
 }

@@ -26,11 +26,12 @@ use crate::{
     audit::AuditTrail,
     auth::{
         Accounts, AuthError, HashingLimits, KeyRing, Lineage, LiveState, PasswordHasher,
-        RefreshRules, Tokens,
+        RefreshRules, SrpVerifiers, Tokens,
         follow::follow,
         issuers::{self, Fetcher, TrustedIssuers},
     },
     authn::{AuthLayer, Gate},
+    cognito::{self, Cognito, CognitoSettings},
     config::Config,
     descriptors,
     domain::api_key::DailyLimitCeilings,
@@ -89,6 +90,8 @@ pub enum StartupError {
     GatewayRules(#[from] gateway::rules::RulesError),
     #[error("--trusted-issuers: {0}")]
     TrustedIssuers(String),
+    #[error("cannot delete the SRP verifiers (SRP is off): {0}")]
+    SrpVerifiers(store::StoreError),
 }
 
 /// What tests may replace; production uses the defaults.
@@ -173,10 +176,12 @@ impl Application {
             .map_err(|e| StartupError::Listen(config.listen, e))?;
 
         let key_ring = Arc::new(KeyRing::load_or_create(db.clone(), clock.clone()).await?);
+        let app_clients = Arc::new(config.app_clients.clone());
         let tokens = Arc::new(Tokens::new(
             config.issuer(bound),
             key_ring.clone(),
             clock.clone(),
+            app_clients.clone(),
         ));
         // Hashing takes every core but one: a burst of sign-ins queues instead of starving the
         // runtime threads that answer everything else.
@@ -214,7 +219,20 @@ impl Application {
             Fetcher::new(config.jwks_limits()).map_err(StartupError::TrustedIssuers)?,
             clock.clone(),
         ));
-        let accounts = Arc::new(accounts.with_trusted_issuers(trusted_issuers.clone()));
+        let accounts = accounts.with_trusted_issuers(trusted_issuers.clone());
+        // A verifier is as sensitive as a fast password hash: none is kept while SRP is off.
+        let accounts = if config.cognito_srp.is_on() {
+            accounts.with_srp(SrpVerifiers::new(config.cognito_pool_id.name()))
+        } else {
+            let dropped = store::srp::delete_all_verifiers(&db)
+                .await
+                .map_err(StartupError::SrpVerifiers)?;
+            if dropped > 0 {
+                tracing::info!(dropped, "SRP is off: the stored SRP verifiers were deleted");
+            }
+            accounts
+        };
+        let accounts = Arc::new(accounts);
 
         let keys = Arc::new(
             ApiKeys::new(
@@ -353,10 +371,10 @@ impl Application {
         )
         .add_service(
             AuthServiceServer::new(AuthApi::new(
-                accounts,
+                accounts.clone(),
                 gate.clone(),
                 ClientAddresses::new(config.trusted_proxies.clone()),
-                per_address,
+                per_address.clone(),
             ))
             .max_decoding_message_size(MAX_BODY_BYTES),
         )
@@ -382,11 +400,28 @@ impl Application {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
+        let gate_for_cognito = gate.clone();
+        let per_address_for_cognito = per_address;
         let grpc: GrpcStack = BoxCloneSyncService::new(
             AuthLayer::new(gate, ClientAddresses::new(config.trusted_proxies.clone()))
                 .layer(routes),
         );
 
+        let cognito = Arc::new(Cognito::new(
+            accounts.clone(),
+            gate_for_cognito,
+            CognitoSettings {
+                pool: config.cognito_pool_id.clone(),
+                clients: app_clients,
+                srp: config.cognito_srp.is_on(),
+            },
+            ClientAddresses::new(config.trusted_proxies.clone()),
+            per_address_for_cognito,
+            metrics.clone(),
+        ));
+        // Cognito publishes a pool's keys under the pool id; the SDKs' verifiers look there.
+        let pool_jwks: Arc<str> =
+            format!("/{}/.well-known/jwks.json", config.cognito_pool_id).into();
         let rest = Rest::new(rest_routes, grpc.clone(), description);
         let grpc_web = tonic_web::GrpcWebLayer::new().layer(grpc);
         let dispatch = service_fn(move |mut request: Request<AxumBody>| {
@@ -394,6 +429,8 @@ impl Application {
             let grpc_web = grpc_web.clone();
             let gateway = gateway.clone();
             let metrics = metrics.clone();
+            let cognito = cognito.clone();
+            let pool_jwks = pool_jwks.clone();
             async move {
                 // The door is marked for the metrics of the RPC layer behind it.
                 let response: Response<AxumBody> = if is_grpc(&request) {
@@ -415,7 +452,12 @@ impl Application {
                         started.elapsed(),
                     );
                     response
+                } else if cognito::is_cognito(&request) {
+                    cognito.handle(request).await
                 } else {
+                    if request.uri().path() == &*pool_jwks {
+                        *request.uri_mut() = http::Uri::from_static("/.well-known/jwks.json");
+                    }
                     request.extensions_mut().insert(Protocol::Rest);
                     rest.handle(request).await
                 };
@@ -635,6 +677,9 @@ fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
         "ratelimit",
         "retry-after",
         "x-request-id",
+        // The Cognito API's answers (the SDKs read the error name from one or the other).
+        "x-amzn-requestid",
+        "x-amzn-errortype",
     ]
     .map(HeaderName::from_static);
     let allowed_headers = [
@@ -644,6 +689,12 @@ fn cors(origins: &[String]) -> Result<CorsLayer, StartupError> {
         "x-user-agent",
         "grpc-timeout",
         "x-request-id",
+        // What the Cognito SDKs send.
+        "x-amz-target",
+        "x-amz-user-agent",
+        "cache-control",
+        "amz-sdk-invocation-id",
+        "amz-sdk-request",
     ]
     .map(HeaderName::from_static);
     Ok(CorsLayer::new()

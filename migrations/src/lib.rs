@@ -15,6 +15,7 @@ mod m20261127_000008_exact_counting_and_changes;
 mod m20261127_000009_session_client;
 mod m20261128_000010_external_users;
 mod m20261128_000011_audit_events;
+mod m20261128_000012_cognito;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000009_session_client::Migration),
             Box::new(m20261128_000010_external_users::Migration),
             Box::new(m20261128_000011_audit_events::Migration),
+            Box::new(m20261128_000012_cognito::Migration),
         ]
     }
 }

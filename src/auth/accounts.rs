@@ -11,12 +11,14 @@ use super::{
     issuers::TrustedIssuers,
     live::token_digest,
     refresh::{self, RefreshRules},
+    srp::SrpVerifiers,
     tokens::{AccessClaims, Subject, TOKEN_LIFETIME_SECS},
     turns::Turns,
 };
 use crate::{
     audit::record_after,
     domain::{
+        app_client::AppClient,
         audit::{AuditEvent, EventType},
         clock::SharedClock,
         email::Email,
@@ -48,8 +50,37 @@ pub struct NewUser {
 pub struct TokenSet {
     pub access_token: String,
     pub id_token: String,
-    pub refresh_token: String,
+    /// None from a refresh that keeps its refresh token (Cognito's `REFRESH_TOKEN_AUTH`).
+    pub refresh_token: Option<String>,
     pub expires_in: i64,
+}
+
+/// Who is signing in: REST names an email; a Cognito `USERNAME` is the user id or the email
+/// (an alias, as in Cognito pools that sign in by email).
+#[derive(Debug, Clone, Copy)]
+pub enum Login<'a> {
+    Email(&'a str),
+    Username(&'a str),
+}
+
+/// How a client proves itself when it exchanges a refresh token.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientProof<'a> {
+    /// REST: no app client named; the session's own is used.
+    Session,
+    /// The app client, already checked (it sent no secret, or its `ClientSecret` matched).
+    Checked(&'a AppClient),
+    /// The app client and the `SECRET_HASH` it sent, checked against the canonical username
+    /// (the user id) once the token names the user.
+    SecretHash(&'a AppClient, Option<&'a str>),
+}
+
+/// Whether a refresh rotates its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotate {
+    Yes,
+    /// The token stays valid and no new one is issued.
+    No,
 }
 
 /// The user behind a verified access token, as the database has it now (or as this instance
@@ -68,6 +99,21 @@ pub struct Accounts {
     refresh: RefreshRules,
     live: Arc<LiveState>,
     issuers: Option<Arc<TrustedIssuers>>,
+    pub(super) srp: Option<SrpVerifiers>,
+}
+
+/// Longest username (a user id) looked up.
+const MAX_USERNAME_LEN: usize = 128;
+
+/// A password checked against nothing, so an attempt that cannot match takes the time of one
+/// that could.
+fn filler() -> Result<Password, AuthError> {
+    Password::parse("x".repeat(16)).map_err(|_| AuthError::Hashing)
+}
+
+/// A second copy of a password, for the SRP verifier made beside its hash.
+pub(super) fn copy(password: &Password) -> Password {
+    Password::parse(password.expose().to_owned()).expect("a parsed password parses again")
 }
 
 /// Lock duration after `failures` consecutive failures: 0 below the threshold, then 1 s
@@ -100,7 +146,26 @@ impl Accounts {
             refresh,
             live,
             issuers: None,
+            srp: None,
         }
+    }
+
+    /// Keeps an SRP verifier for every password this pool learns (SRP sign-in is on).
+    pub fn with_srp(mut self, verifiers: SrpVerifiers) -> Self {
+        self.srp = Some(verifiers);
+        self
+    }
+
+    pub(super) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub(super) fn lineage(&self) -> &super::Lineage {
+        &self.refresh.lineage
+    }
+
+    pub(super) fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
     }
 
     /// Accepts the tokens of these external issuers beside our own.
@@ -109,12 +174,12 @@ impl Accounts {
         self
     }
 
-    fn now(&self) -> i64 {
+    pub(super) fn now(&self) -> i64 {
         self.clock.now().timestamp()
     }
 
     /// Records an event after its change committed (see `audit` for why this cannot fail).
-    async fn audit(&self, event: AuditEvent) {
+    pub(super) async fn audit(&self, event: AuditEvent) {
         record_after(&self.db, &self.clock, event).await;
     }
 
@@ -135,6 +200,7 @@ impl Accounts {
         {
             return Err(AuthError::EmailTaken);
         }
+        let for_srp = self.srp.as_ref().map(|_| copy(&password));
         let password_hash = admission.hash(password).await?;
         let user = UserRow {
             id: Uuid::new_v4().to_string(),
@@ -159,70 +225,146 @@ impl Accounts {
                 InsertUserError::EmailTaken => AuthError::EmailTaken,
                 InsertUserError::Store(e) => AuthError::Store(e),
             })?;
+        if let (Some(srp), Some(password)) = (&self.srp, for_srp) {
+            srp.store(&self.db, &created.user_id, password, self.now())
+                .await?;
+        }
         self.audit(AuditEvent::new(EventType::SignUp, origin).user(&created.user_id))
             .await;
         Ok(created)
     }
 
+    /// Signs in with a password and starts a session whose tokens are issued to `client` (the
+    /// default client when None).
     pub async fn sign_in(
         &self,
-        email: &str,
+        login: Login<'_>,
         password: String,
+        client: Option<&AppClient>,
         origin: RequestOrigin,
     ) -> Result<TokenSet, AuthError> {
-        let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
+        if let Login::Email(email) = login {
+            Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
+        }
         // A password of impossible length cannot match; it still goes through the same path
         // (and the same hashing time) as a wrong one.
         let password = Password::parse(password).ok();
+        // The place in the hashing queue comes first: when the queue is full, the answer is
+        // immediate and costs no database work.
         let admission = self.hasher.admit()?;
-        // Attempts for one email take turns on this instance, so parallel guesses meet the
+        let Some(key) = self.lock_key(login).await? else {
+            // A username that names nobody takes as long as a wrong password, and fails alike.
+            admission.verify(filler()?, None).await?;
+            self.audit(AuditEvent::new(EventType::SignInFailed, origin))
+                .await;
+            return Err(AuthError::BadCredentials);
+        };
+        // Attempts for one login take turns on this instance, so parallel guesses meet the
         // lock as soon as the fifth failure is recorded instead of all racing past the check.
         // The wait for a turn counts against the same bound as the wait for hashing.
-        let _turn = admission
-            .within(self.email_turns.turn(email.as_str()))
-            .await?;
-        let now = self.now();
-        if let Some(failures) = store::sign_in_failures(&self.db, email.as_str()).await?
-            && failures.locked_until > now
-        {
-            let wait = u64::try_from(failures.locked_until - now).unwrap_or(1);
-            let user = store::find_by_email(&self.db, email.as_str()).await?;
-            let mut event = AuditEvent::new(EventType::SignInLockedOut, origin)
-                .detail(format!("refused: locked for {wait} more s"));
-            event.user_id = user.map(|u| u.id);
-            self.audit(event).await;
-            return Err(AuthError::LockedOut {
-                retry_after: Duration::from_secs(wait),
-            });
-        }
-        let user = store::find_by_email(&self.db, email.as_str()).await?;
+        let _turn = admission.within(self.email_turns.turn(&key)).await?;
+        self.refuse_if_locked(&key, &origin).await?;
+        let user = store::find_by_email(&self.db, &key).await?;
+        let for_srp = match (&self.srp, &password) {
+            (Some(_), Some(password)) => Some(copy(password)),
+            _ => None,
+        };
         let matched = match password {
             Some(password) => {
                 let stored = user.as_ref().map(|u| u.password_hash.clone());
                 admission.verify(password, stored).await?
             }
-            None => {
-                let filler = Password::parse("x".repeat(16)).map_err(|_| AuthError::Hashing)?;
-                admission.verify(filler, None).await?
-            }
+            None => admission.verify(filler()?, None).await?,
         };
-        // The check may have waited for its turn at hashing; a lock it sets runs from now, not
-        // from when the attempt arrived (else under load it could be over when written).
-        let now = self.now();
-        let (Some(user), true) = (&user, matched) else {
-            let failures =
-                store::record_sign_in_failure(&self.db, email.as_str(), now, lockout_secs).await?;
-            let mut event = match lockout_secs(failures) {
-                0 => AuditEvent::new(EventType::SignInFailed, origin),
-                lock => AuditEvent::new(EventType::SignInLockedOut, origin)
-                    .detail(format!("locked for {lock} s after {failures} failures")),
-            };
-            event.user_id = user.map(|u| u.id);
-            self.audit(event).await;
+        let (Some(user), true) = (user, matched) else {
+            self.record_failure(&key, origin).await?;
             return Err(AuthError::BadCredentials);
         };
-        store::clear_sign_in_failures(&self.db, email.as_str()).await?;
+        store::clear_sign_in_failures(&self.db, &key).await?;
+        // A user who signed up before SRP was on gets a verifier the first time the password
+        // is seen again.
+        if let (Some(srp), Some(password)) = (&self.srp, for_srp) {
+            srp.store_if_missing(&self.db, &user.id, password, self.now())
+                .await?;
+        }
+        self.start_session(&user, client, origin).await
+    }
 
+    /// What the lockout of `login` is counted under: the email of the account it names.
+    /// None for a username that names no local user (nothing to lock).
+    pub(super) async fn lock_key(&self, login: Login<'_>) -> Result<Option<String>, AuthError> {
+        let username = match login {
+            Login::Email(email) | Login::Username(email) if email.contains('@') => {
+                return Ok(Email::parse(email).ok().map(Email::into_string));
+            }
+            Login::Email(_) => return Err(AuthError::InvalidEmail),
+            Login::Username(username) => username,
+        };
+        if username.is_empty() || username.len() > MAX_USERNAME_LEN {
+            return Ok(None);
+        }
+        let user = store::find_by_id(&self.db, username).await?;
+        // A user of an external issuer signs in there, never here.
+        Ok(user.filter(|u| u.issuer.is_none()).map(|u| u.email))
+    }
+
+    /// Refuses a sign-in while its login is locked out.
+    pub(super) async fn refuse_if_locked(
+        &self,
+        key: &str,
+        origin: &RequestOrigin,
+    ) -> Result<(), AuthError> {
+        let now = self.now();
+        let Some(failures) = store::sign_in_failures(&self.db, key).await? else {
+            return Ok(());
+        };
+        if failures.locked_until <= now {
+            return Ok(());
+        }
+        let wait = u64::try_from(failures.locked_until - now).unwrap_or(1);
+        let user = store::find_by_email(&self.db, key).await?;
+        let mut event = AuditEvent::new(EventType::SignInLockedOut, origin.clone())
+            .detail(format!("refused: locked for {wait} more s"));
+        event.user_id = user.map(|u| u.id);
+        self.audit(event).await;
+        Err(AuthError::LockedOut {
+            retry_after: Duration::from_secs(wait),
+        })
+    }
+
+    /// Counts a failed sign-in of `key`. The check may have waited for its turn at hashing; a
+    /// lock it sets runs from now, not from when the attempt arrived (else under load it could
+    /// be over when written).
+    pub(super) async fn record_failure(
+        &self,
+        key: &str,
+        origin: RequestOrigin,
+    ) -> Result<(), AuthError> {
+        let failures =
+            store::record_sign_in_failure(&self.db, key, self.now(), lockout_secs).await?;
+        let mut event = match lockout_secs(failures) {
+            0 => AuditEvent::new(EventType::SignInFailed, origin),
+            lock => AuditEvent::new(EventType::SignInLockedOut, origin)
+                .detail(format!("locked for {lock} s after {failures} failures")),
+        };
+        event.user_id = store::find_by_email(&self.db, key).await?.map(|u| u.id);
+        self.audit(event).await;
+        Ok(())
+    }
+
+    /// Takes the turn of `key` for a sign-in that does no hashing (SRP).
+    pub(super) async fn turn(&self, key: &str) -> super::turns::Turn<'_> {
+        self.email_turns.turn(key).await
+    }
+
+    /// A new session of `user` with its first tokens.
+    pub(super) async fn start_session(
+        &self,
+        user: &UserRow,
+        client: Option<&AppClient>,
+        origin: RequestOrigin,
+    ) -> Result<TokenSet, AuthError> {
+        let now = self.now();
         let session = sessions::Model {
             id: Uuid::new_v4().to_string(),
             user_id: user.id.clone(),
@@ -231,10 +373,11 @@ impl Accounts {
             revoked_at: None,
             client_address: origin.client_address.clone(),
             user_agent: origin.user_agent.clone(),
+            client_id: client.map(|c| c.id.clone()),
         };
         let (refresh_token, refresh_digest) = refresh::first_token();
         store::create_session(&self.db, session.clone(), refresh_digest).await?;
-        let tokens = self.token_set(user, &session, refresh_token).await?;
+        let tokens = self.token_set(user, &session, Some(refresh_token)).await?;
         self.audit(AuditEvent::new(EventType::SignIn, origin).user(&user.id))
             .await;
         Ok(tokens)
@@ -243,10 +386,13 @@ impl Accounts {
     /// Exchanges a refresh token for new tokens of its session. Every exchange of one token
     /// (concurrent, retried, or replayed within the grace period) gets the same successor, so
     /// a session never has more than one live refresh token; a rotated token presented after
-    /// the grace period revokes the session.
+    /// the grace period revokes the session. With `Rotate::No` the token stays the session's
+    /// refresh token and no successor is made (a rotated one is judged the same way).
     pub async fn refresh(
         &self,
         refresh_token: &str,
+        client: ClientProof<'_>,
+        rotate: Rotate,
         origin: RequestOrigin,
     ) -> Result<TokenSet, AuthError> {
         let now = self.now();
@@ -254,7 +400,7 @@ impl Accounts {
             return Err(AuthError::InvalidRefreshToken);
         }
         let parent_digest = refresh::digest(refresh_token);
-        let (_, session) = store::find_refresh_token(&self.db, &parent_digest)
+        let (parent, session) = store::find_refresh_token(&self.db, &parent_digest)
             .await?
             .ok_or(AuthError::InvalidRefreshToken)?;
         if session.revoked_at.is_some() || session.expires_at <= now {
@@ -263,9 +409,16 @@ impl Accounts {
         let user = store::find_by_id(&self.db, &session.user_id)
             .await?
             .ok_or(AuthError::InvalidRefreshToken)?;
-        let successor = self.refresh.lineage.successor(refresh_token);
+        self.check_client(&session, &user, client)?;
         let grace = self.refresh.grace.min(refresh::MAX_GRACE).as_secs();
         let grace = i64::try_from(grace).unwrap_or(0);
+        let current = parent.rotated_at.is_none_or(|at| at >= now - grace);
+        if rotate == Rotate::No && current {
+            return self.token_set(&user, &session, None).await;
+        }
+        // A rotation, or a stale token presented without one: the store decides, and revokes
+        // the session of a replayed token.
+        let successor = self.refresh.lineage.successor(refresh_token);
         let reuse = AuditEvent::new(EventType::RefreshReuseDetected, origin).user(&user.id);
         let rotation = store::rotate_refresh_token(
             &self.db,
@@ -278,7 +431,7 @@ impl Accounts {
         )
         .await?;
         match rotation {
-            Rotation::Successor => self.token_set(&user, &session, successor).await,
+            Rotation::Successor => self.token_set(&user, &session, Some(successor)).await,
             // A replayed refresh token: whoever holds it, the session is no longer trusted (the
             // store revoked it in the same transaction).
             Rotation::Replayed => {
@@ -291,11 +444,43 @@ impl Accounts {
         }
     }
 
+    /// A refresh token belongs to the app client its session was started for; a client with a
+    /// secret proves it with the canonical username, which is the user id.
+    fn check_client(
+        &self,
+        session: &sessions::Model,
+        user: &UserRow,
+        proof: ClientProof<'_>,
+    ) -> Result<(), AuthError> {
+        let client = match proof {
+            ClientProof::Session => return Ok(()),
+            ClientProof::Checked(client) => client,
+            ClientProof::SecretHash(client, hash) => {
+                if !client.secret_hash_matches(&user.id, hash) {
+                    return Err(AuthError::BadClientSecret);
+                }
+                client
+            }
+        };
+        if self.session_client(session) == client.id {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidRefreshToken)
+        }
+    }
+
+    fn session_client<'s>(&'s self, session: &'s sessions::Model) -> &'s str {
+        session
+            .client_id
+            .as_deref()
+            .unwrap_or_else(|| &self.tokens.clients().default_client().id)
+    }
+
     async fn token_set(
         &self,
         user: &UserRow,
         session: &sessions::Model,
-        refresh_token: String,
+        refresh_token: Option<String>,
     ) -> Result<TokenSet, AuthError> {
         let issued = self
             .tokens
@@ -306,6 +491,7 @@ impl Accounts {
                 team_id: user.team_id.as_deref(),
                 session_id: &session.id,
                 auth_time: session.auth_time,
+                client_id: self.session_client(session),
             })
             .await?;
         Ok(TokenSet {
@@ -341,6 +527,32 @@ impl Accounts {
     /// The user's active sessions, newest first.
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<SessionView>, AuthError> {
         Ok(store::active_sessions(&self.db, user_id, self.now()).await?)
+    }
+
+    /// Revokes the session of a refresh token (Cognito's `RevokeToken`). A token that is
+    /// unknown, expired or already revoked is not an error: what the client wants is so
+    /// (RFC 7009).
+    pub async fn revoke_refresh_token(
+        &self,
+        refresh_token: &str,
+        client: ClientProof<'_>,
+        origin: RequestOrigin,
+    ) -> Result<(), AuthError> {
+        if refresh_token.is_empty() || refresh_token.len() > 128 {
+            return Ok(());
+        }
+        let digest = refresh::digest(refresh_token);
+        let Some((_, session)) = store::find_refresh_token(&self.db, &digest).await? else {
+            return Ok(());
+        };
+        if session.revoked_at.is_some() || session.expires_at <= self.now() {
+            return Ok(());
+        }
+        let Some(user) = store::find_by_id(&self.db, &session.user_id).await? else {
+            return Ok(());
+        };
+        self.check_client(&session, &user, client)?;
+        self.sign_out(&user.id, &session.id, false, origin).await
     }
 
     /// Ends one of the user's sessions; its tokens fail from the next request on, on this
@@ -443,6 +655,7 @@ mod tests {
             "http://issuer.test".to_owned(),
             Arc::new(keys),
             clock.clone(),
+            Arc::new("test_client".parse().unwrap()),
         ));
         let hasher = Arc::new(PasswordHasher::new(HashingLimits {
             concurrency: 1,
@@ -476,8 +689,9 @@ mod tests {
         for _ in 0..4 {
             let failed = accounts
                 .sign_in(
-                    "lock@example.com",
+                    Login::Email("lock@example.com"),
                     "wrong password".to_owned(),
+                    None,
                     RequestOrigin::default(),
                 )
                 .await;
@@ -492,8 +706,9 @@ mod tests {
             async move {
                 accounts
                     .sign_in(
-                        "lock@example.com",
+                        Login::Email("lock@example.com"),
                         "wrong password".to_owned(),
+                        None,
                         RequestOrigin::default(),
                     )
                     .await
@@ -523,8 +738,9 @@ mod tests {
         );
         let locked = accounts
             .sign_in(
-                "lock@example.com",
+                Login::Email("lock@example.com"),
                 PASSWORD.to_owned(),
+                None,
                 RequestOrigin::default(),
             )
             .await;

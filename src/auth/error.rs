@@ -36,4 +36,13 @@ pub enum AuthError {
     Store(#[from] StoreError),
     #[error("the service is busy; try again shortly")]
     Overloaded { retry_after: Duration },
+    // Only the Cognito wire API reaches these (REST and gRPC name no app client and use no SRP).
+    #[error("unable to verify the secret hash of the app client")]
+    BadClientSecret,
+    #[error("the sign-in session is invalid or expired")]
+    SrpSessionInvalid,
+    #[error("TIMESTAMP is too far from the service's clock")]
+    SrpStaleTimestamp,
+    #[error("{0}")]
+    SrpBadParameter(&'static str),
 }

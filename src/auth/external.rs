@@ -4,11 +4,7 @@
 
 use uuid::Uuid;
 
-use super::{
-    AuthError, LiveState,
-    issuers::ExternalToken,
-    tokens::{AccessClaims, CLIENT_ID},
-};
+use super::{AuthError, LiveState, issuers::ExternalToken, tokens::AccessClaims};
 use crate::{
     domain::tier::Tier,
     store::{
@@ -75,7 +71,10 @@ pub(super) async fn adopt(
         jti: String::new(),
         auth_time: token.auth_time,
         token_use: "access".to_owned(),
-        client_id: CLIENT_ID.to_owned(),
+        // Checked against the issuer's own client ids when the token was verified.
+        client_id: String::new(),
+        event_id: String::new(),
+        scope: String::new(),
         origin_jti: session_id,
         username: token.sub,
         tier: user.tier,

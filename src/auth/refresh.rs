@@ -57,6 +57,17 @@ impl Lineage {
         }
     }
 
+    /// A keyed digest of `input` under `context`, for other derivations that every instance
+    /// must make alike (the SRP answer for unknown usernames).
+    pub fn tag(&self, context: &[u8], input: &[u8]) -> [u8; 32] {
+        let mut hmac = hmac::Context::with_key(&self.key);
+        hmac.update(context);
+        hmac.update(input);
+        let mut tag = [0u8; 32];
+        tag.copy_from_slice(hmac.sign().as_ref());
+        tag
+    }
+
     /// The one token that `parent` rotates into.
     pub fn successor(&self, parent: &str) -> String {
         let mut context = hmac::Context::with_key(&self.key);

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{AuthError, KeyRing, issuers::ExternalKey};
-use crate::domain::clock::SharedClock;
+use crate::domain::{app_client::AppClients, clock::SharedClock};
 
 /// Lifetime of access and ID tokens.
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
-/// The app client the tokens are issued to (`client_id` / `aud`); the only allowed client.
-pub const CLIENT_ID: &str = "cloudsigma-api";
+/// The `scope` of every access token, as a Cognito user pool states it for tokens that can
+/// call the user-pool API itself.
+pub const SCOPE: &str = "aws.cognito.signin.user.admin";
 /// Clock skew tolerated on `exp` (CONTRACT §4: a few seconds at most).
 pub const LEEWAY_SECS: i64 = 5;
 /// A `kid` longer than this is refused without a key lookup.
@@ -30,6 +31,11 @@ pub struct AccessClaims {
     pub token_use: String,
     pub client_id: String,
     pub origin_jti: String,
+    /// The sign-in or refresh that issued the token (shared by its access and ID token).
+    #[serde(default)]
+    pub event_id: String,
+    #[serde(default)]
+    pub scope: String,
     pub username: String,
     #[serde(rename = "custom:tier")]
     pub tier: String,
@@ -51,6 +57,7 @@ struct IdClaims<'a> {
     auth_time: i64,
     token_use: &'static str,
     origin_jti: &'a str,
+    event_id: &'a str,
     #[serde(rename = "cognito:username")]
     username: &'a str,
     email: &'a str,
@@ -69,6 +76,8 @@ pub struct Subject<'a> {
     pub team_id: Option<&'a str>,
     pub session_id: &'a str,
     pub auth_time: i64,
+    /// The app client the tokens are for (`client_id` / `aud`).
+    pub client_id: &'a str,
 }
 
 pub struct IssuedTokens {
@@ -80,15 +89,27 @@ pub struct Tokens {
     issuer: String,
     keys: Arc<KeyRing>,
     clock: SharedClock,
+    clients: Arc<AppClients>,
 }
 
 impl Tokens {
-    pub fn new(issuer: String, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
+    pub fn new(
+        issuer: String,
+        keys: Arc<KeyRing>,
+        clock: SharedClock,
+        clients: Arc<AppClients>,
+    ) -> Self {
         Self {
             issuer,
             keys,
             clock,
+            clients,
         }
+    }
+
+    /// The pool's app clients; tokens are issued to and accepted from these only.
+    pub fn clients(&self) -> &AppClients {
+        &self.clients
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -101,6 +122,7 @@ impl Tokens {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(kid);
         let team_id = subject.team_id.unwrap_or("");
+        let event_id = Uuid::new_v4().to_string();
         let access = AccessClaims {
             iss: self.issuer.clone(),
             sub: subject.user_id.to_owned(),
@@ -109,8 +131,10 @@ impl Tokens {
             jti: Uuid::new_v4().to_string(),
             auth_time: subject.auth_time,
             token_use: "access".to_owned(),
-            client_id: CLIENT_ID.to_owned(),
+            client_id: subject.client_id.to_owned(),
             origin_jti: subject.session_id.to_owned(),
+            event_id: event_id.clone(),
+            scope: SCOPE.to_owned(),
             username: subject.user_id.to_owned(),
             tier: subject.tier.to_owned(),
             team_id: team_id.to_owned(),
@@ -119,13 +143,14 @@ impl Tokens {
         let id = IdClaims {
             iss: &self.issuer,
             sub: subject.user_id,
-            aud: CLIENT_ID,
+            aud: subject.client_id,
             iat: now,
             exp: now + TOKEN_LIFETIME_SECS,
             jti: Uuid::new_v4().to_string(),
             auth_time: subject.auth_time,
             token_use: "id",
             origin_jti: subject.session_id,
+            event_id: &event_id,
             username: subject.user_id,
             email: subject.email,
             email_verified: false,
@@ -172,7 +197,7 @@ impl Tokens {
         }
         let valid = claims.iss == self.issuer
             && claims.token_use == "access"
-            && claims.client_id == CLIENT_ID
+            && self.clients.contains(&claims.client_id)
             && !claims.origin_jti.is_empty();
         if valid {
             Ok(claims)

@@ -154,6 +154,29 @@ impl Gate {
         result
     }
 
+    /// An access token sent in a request body (the Cognito API's `AccessToken`): judged as the
+    /// bearer JWT of an endpoint that takes JWTs only, its failures counted against `client`.
+    pub async fn authenticate_access_token(
+        &self,
+        token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Principal, AuthnError> {
+        let client = client.map(|ip| bucket(ip, self.ipv6_prefix_length));
+        let bearer = classify(token);
+        let method = bearer_method(&bearer);
+        let result = self
+            .limited(client, async {
+                match bearer? {
+                    jwt @ Bearer::Jwt(_) => self.authenticate(jwt, false).await,
+                    // Never looked up: a key is not an access token whatever its state.
+                    Bearer::ApiKey(_) => Err(AuthnError::InvalidCredential),
+                }
+            })
+            .await;
+        self.metrics.authentication(method, outcome(&result));
+        result.and_then(|admission| admission.principal.ok_or(AuthnError::InvalidCredential))
+    }
+
     /// Runs a credential check under the failed-authentication limit of `client`'s bucket:
     /// refused unchecked while the bucket is blocked, and a failure is counted.
     async fn limited(

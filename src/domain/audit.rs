@@ -18,6 +18,8 @@ pub enum EventType {
     SignOut,
     SignOutEverywhere,
     SessionRevoked,
+    /// The user changed their password (Cognito's ChangePassword).
+    PasswordChanged,
     ApiKeyCreated,
     ApiKeyUpdated,
     ApiKeyRevoked,
@@ -28,7 +30,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         EventType::SignUp,
         EventType::SignIn,
         EventType::SignInFailed,
@@ -37,6 +39,7 @@ impl EventType {
         EventType::SignOut,
         EventType::SignOutEverywhere,
         EventType::SessionRevoked,
+        EventType::PasswordChanged,
         EventType::ApiKeyCreated,
         EventType::ApiKeyUpdated,
         EventType::ApiKeyRevoked,
@@ -54,6 +57,7 @@ impl EventType {
             EventType::SignOut => "sign_out",
             EventType::SignOutEverywhere => "sign_out_everywhere",
             EventType::SessionRevoked => "session_revoked",
+            EventType::PasswordChanged => "password_changed",
             EventType::ApiKeyCreated => "api_key_created",
             EventType::ApiKeyUpdated => "api_key_updated",
             EventType::ApiKeyRevoked => "api_key_revoked",

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status, metadata::MetadataValue};
 
 use super::{client_address::ClientAddresses, errors::principal, origin, timestamp};
 use crate::{
-    auth::{Accounts, AuthError, TokenSet},
+    auth::{Accounts, AuthError, ClientProof, Login, Rotate, TokenSet},
     authn::{AuthMethod, AuthnError, Gate},
     domain::client_address::{AddressBucket, bucket},
     proto::{
@@ -86,7 +86,7 @@ impl From<TokenSet> for SignInResponse {
         Self {
             access_token: tokens.access_token,
             id_token: tokens.id_token,
-            refresh_token: tokens.refresh_token,
+            refresh_token: tokens.refresh_token.unwrap_or_default(),
             expires_in: i32_of(tokens.expires_in),
             token_type: "Bearer".to_owned(),
         }
@@ -98,7 +98,7 @@ impl From<TokenSet> for RefreshTokenResponse {
         Self {
             access_token: tokens.access_token,
             id_token: tokens.id_token,
-            refresh_token: tokens.refresh_token,
+            refresh_token: tokens.refresh_token.unwrap_or_default(),
             expires_in: i32_of(tokens.expires_in),
             token_type: "Bearer".to_owned(),
         }
@@ -129,7 +129,10 @@ impl auth_service_server::AuthService for AuthApi {
         self.limit_address(&request)?;
         let origin = origin(&request);
         let SignInRequest { email, password } = request.into_inner();
-        let tokens = self.accounts.sign_in(&email, password, origin).await?;
+        let tokens = self
+            .accounts
+            .sign_in(Login::Email(&email), password, None, origin)
+            .await?;
         Ok(no_store(tokens.into()))
     }
 
@@ -141,7 +144,12 @@ impl auth_service_server::AuthService for AuthApi {
         let origin = origin(&request);
         let tokens = self
             .accounts
-            .refresh(&request.into_inner().refresh_token, origin)
+            .refresh(
+                &request.into_inner().refresh_token,
+                ClientProof::Session,
+                Rotate::Yes,
+                origin,
+            )
             .await?;
         Ok(no_store(tokens.into()))
     }

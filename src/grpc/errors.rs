@@ -188,16 +188,19 @@ impl From<AuthError> for Status {
     fn from(err: AuthError) -> Self {
         let message = err.to_string();
         match err {
-            AuthError::InvalidEmail | AuthError::InvalidPassword => {
-                error(ErrorCode::ValidationError, message)
-            }
+            AuthError::InvalidEmail
+            | AuthError::InvalidPassword
+            | AuthError::SrpBadParameter(_) => error(ErrorCode::ValidationError, message),
             AuthError::EmailTaken => error(ErrorCode::Conflict, message),
             AuthError::SessionNotFound => error(ErrorCode::NotFound, message),
             AuthError::BadCredentials
             | AuthError::InvalidToken
             | AuthError::ExpiredToken
             | AuthError::RevokedToken
-            | AuthError::InvalidRefreshToken => error(ErrorCode::Unauthorized, message),
+            | AuthError::InvalidRefreshToken
+            | AuthError::BadClientSecret
+            | AuthError::SrpSessionInvalid
+            | AuthError::SrpStaleTimestamp => error(ErrorCode::Unauthorized, message),
             AuthError::LockedOut { retry_after } | AuthError::AddressLimited { retry_after } => {
                 retry_later(ErrorCode::RateLimitExceeded, message, retry_after)
             }

@@ -26,6 +26,7 @@ pub fn rpc_paths() -> HashSet<String> {
         ]
         .map(str::to_owned),
     );
+    paths.extend(crate::cognito::OPERATIONS.iter().map(|op| (*op).to_owned()));
     paths
 }
 

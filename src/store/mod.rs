@@ -9,6 +9,7 @@ pub mod external_users;
 pub mod purge;
 pub mod signing_keys;
 mod sql;
+pub mod srp;
 pub mod usage;
 pub mod users;
 

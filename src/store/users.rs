@@ -453,3 +453,22 @@ pub async fn clear_sign_in_failures(
         .await?;
     Ok(())
 }
+
+/// Replaces a user's password hash and records `event` in the same transaction.
+pub async fn set_password_hash(
+    db: &DatabaseConnection,
+    user_id: &str,
+    password_hash: String,
+    event: &AuditEvent,
+    now: i64,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(&txn)
+        .await?;
+    audit::record(&txn, event, now).await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -223,7 +223,7 @@ async fn sign_in_issues_cognito_shaped_tokens_that_verify_against_the_jwks() {
         .claims;
     assert_eq!(claims["sub"], user["userId"]);
     assert_eq!(claims["token_use"], "access");
-    assert_eq!(claims["client_id"], "cloudsigma-api");
+    assert_eq!(claims["client_id"], "cloudsigma_api");
     assert_eq!(claims["username"], user["userId"]);
     assert_eq!(claims["custom:tier"], "free");
     assert_eq!(claims["custom:teamId"], "");
@@ -237,7 +237,7 @@ async fn sign_in_issues_cognito_shaped_tokens_that_verify_against_the_jwks() {
     assert!(claims.get("aud").is_none());
 
     let id_token = tokens["idToken"].as_str().unwrap();
-    validation.set_audience(&["cloudsigma-api"]);
+    validation.set_audience(&["cloudsigma_api"]);
     let id = jsonwebtoken::decode::<Value>(id_token, &decoding, &validation)
         .unwrap()
         .claims;

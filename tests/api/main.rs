@@ -5,6 +5,7 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod cognito;
 mod cognito_pool;
 mod foundation;
 mod fuzzing;
@@ -21,3 +22,4 @@ mod metrics;
 mod openapi;
 mod propagation;
 mod sessions;
+mod srp_client;

@@ -161,7 +161,36 @@ async fn grpc_web_gateway_and_unknown_paths_are_labelled_by_their_door() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "gRPC errors travel in the status");
+    // The Cognito API: a known operation, and a made-up one.
+    for target in [
+        "AWSCognitoIdentityProviderService.GetUser",
+        "AWSCognitoIdentityProviderService.MadeUpOperation",
+    ] {
+        let response = app
+            .http
+            .post(app.url("/"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", target)
+            .body(r#"{"AccessToken": "not-a-token"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+    }
     let (text, after) = scrape(&app).await;
+    let cognito = r#"cloudsigma_auth_requests_total{rpc="AWSCognitoIdentityProviderService.GetUser",protocol="cognito",code="UNAUTHENTICATED"}"#;
+    let cognito_unknown = r#"cloudsigma_auth_requests_total{rpc="unknown",protocol="cognito",code="INVALID_ARGUMENT"}"#;
+    assert_eq!(
+        value(&after, cognito) - value(&before, cognito),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&after, cognito_unknown) - value(&before, cognito_unknown),
+        1.0,
+        "{text}"
+    );
+    assert!(!text.contains("MadeUpOperation"));
     let gateway = r#"cloudsigma_auth_requests_total{rpc="/authz/check",protocol="gateway",code="UNAUTHENTICATED"}"#;
     let web = r#"cloudsigma_auth_requests_total{rpc="/grpc.health.v1.Health/Check",protocol="grpc-web",code="OK"}"#;
     let unknown =

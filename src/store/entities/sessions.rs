@@ -15,6 +15,8 @@ pub struct Model {
     pub client_address: Option<String>,
     /// The User-Agent of the sign-in (at most 256 characters).
     pub user_agent: Option<String>,
+    /// The app client its tokens are issued to; None for the default client.
+    pub client_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
