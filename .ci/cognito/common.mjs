@@ -159,6 +159,9 @@ export function assertWireError(answer, name, message) {
 /** A request or response body for a trace line: secrets and tokens replaced by their length. */
 export function redactBody(body) {
   if (body === undefined || body === null || body === "") return "";
+  // The SDK v3 hands its serialized body over as bytes.
+  if (body instanceof Uint8Array) body = Buffer.from(body).toString("utf8");
+  if (typeof body !== "string" && typeof body !== "object") return `<${typeof body}>`;
   let value;
   try {
     value = typeof body === "string" ? JSON.parse(body) : body;
