@@ -17,10 +17,7 @@ use arbitrary::Arbitrary;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{TimeZone, Utc};
 use cloudsigma_auth::{
-    auth::{
-        AuthError, KeyRing, Tokens, keys,
-        tokens::{CLIENT_ID, LEEWAY_SECS},
-    },
+    auth::{AuthError, KeyRing, Tokens, keys, tokens::LEEWAY_SECS},
     domain::clock::FakeClock,
     store,
 };
@@ -29,6 +26,8 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://auth.fuzz.test/pool";
+/// The pool's one app client.
+const CLIENT_ID: &str = "fuzz_client";
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
@@ -60,7 +59,8 @@ fn fixture() -> &'static Fixture {
             let ring = KeyRing::load_or_create(db, clock.clone())
                 .await
                 .expect("key ring");
-            let tokens = Tokens::new(ISSUER.to_owned(), Arc::new(ring), clock);
+            let clients = Arc::new(CLIENT_ID.parse().expect("a valid client id"));
+            let tokens = Tokens::new(ISSUER.to_owned(), Arc::new(ring), clock, clients);
             let (kid, key) = tokens.keys().signing_key(now).await.expect("signing key");
             (tokens, kid, key)
         });

@@ -11,6 +11,9 @@ use subtle::ConstantTimeEq;
 /// Longest client id, secret and pool id accepted (Cognito's own limits are 128 and 55).
 const MAX_CLIENT_ID_CHARS: usize = 128;
 const MAX_SECRET_CHARS: usize = 128;
+/// Shortest secret: a guessable one protects nothing, and botocore refuses a `ClientSecret`
+/// under 24 characters, so a shorter one would lock boto3 out of the token calls.
+const MIN_SECRET_CHARS: usize = 24;
 const MAX_POOL_ID_CHARS: usize = 55;
 
 /// A user pool id in Cognito's form `<region>_<id>`, e.g. `eu-west-1_AbC123xyz`.
@@ -115,7 +118,7 @@ pub enum InvalidAppClients {
     Empty,
     #[error("app client ids are 1 to 128 of [A-Za-z0-9_+]")]
     BadId,
-    #[error("an app client secret is 1 to 128 characters")]
+    #[error("an app client secret is 24 to 128 characters")]
     BadSecret,
     #[error("app client {0} is listed twice")]
     Duplicate(String),
@@ -139,7 +142,9 @@ impl FromStr for AppClients {
             if !id_ok {
                 return Err(InvalidAppClients::BadId);
             }
-            if secret.is_some_and(|s| s.is_empty() || s.chars().count() > MAX_SECRET_CHARS) {
+            if secret.is_some_and(|s| {
+                !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&s.chars().count())
+            }) {
                 return Err(InvalidAppClients::BadSecret);
             }
             if clients.iter().any(|c| c.id == id) {
@@ -195,7 +200,7 @@ mod tests {
 
     #[test]
     fn app_clients_are_ids_or_ids_with_secrets_and_the_first_is_the_default() {
-        let clients: AppClients = "web1, bot+2:s3cret".parse().unwrap();
+        let clients: AppClients = "web1, bot+2:s3cret-s3cret-s3cret-s3cret".parse().unwrap();
         assert_eq!(clients.default_client().id, "web1");
         assert!(!clients.get("web1").unwrap().has_secret());
         assert!(clients.get("bot+2").unwrap().has_secret());
@@ -209,28 +214,32 @@ mod tests {
             "a-b".parse::<AppClients>().unwrap_err(),
             InvalidAppClients::BadId
         );
+        for short in ["a:", "a:twenty-three-characters"] {
+            assert_eq!(
+                short.parse::<AppClients>().unwrap_err(),
+                InvalidAppClients::BadSecret
+            );
+        }
         assert_eq!(
-            "a:".parse::<AppClients>().unwrap_err(),
-            InvalidAppClients::BadSecret
-        );
-        assert_eq!(
-            "a,a:x".parse::<AppClients>().unwrap_err(),
+            "a,a:a-secret-of-24-characters"
+                .parse::<AppClients>()
+                .unwrap_err(),
             InvalidAppClients::Duplicate("a".into())
         );
     }
 
     #[test]
     fn a_secret_hash_is_the_hmac_of_username_and_client_id() {
-        let clients: AppClients = "bot:secret".parse().unwrap();
+        let clients: AppClients = "bot:secret-of-24-characters!".parse().unwrap();
         let client = clients.get("bot").unwrap();
-        let key = hmac::Key::new(hmac::HMAC_SHA256, b"secret");
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"secret-of-24-characters!");
         let good = STANDARD.encode(hmac::sign(&key, b"alicebot").as_ref());
         assert!(client.secret_hash_matches("alice", Some(&good)));
         assert!(!client.secret_hash_matches("bob", Some(&good)));
         assert!(!client.secret_hash_matches("alice", None));
         assert!(!client.secret_hash_matches("alice", Some("not base64!")));
-        assert!(client.secret_matches(Some("secret")));
-        assert!(!client.secret_matches(Some("secreT")));
+        assert!(client.secret_matches(Some("secret-of-24-characters!")));
+        assert!(!client.secret_matches(Some("secret-of-24-characterS!")));
         assert!(!client.secret_matches(None));
     }
 }

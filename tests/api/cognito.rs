@@ -21,7 +21,7 @@ const POOL_ID: &str = "eu-west-1_TestPool1";
 const POOL_NAME: &str = "TestPool1";
 const WEB: &str = "webclient";
 const BOT: &str = "botclient";
-const BOT_SECRET: &str = "bot-client-secret-123";
+const BOT_SECRET: &str = "bot-client-secret-0123456789";
 
 fn pool(config: &mut Config) {
     config.cognito_pool_id = POOL_ID.parse().unwrap();
