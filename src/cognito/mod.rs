@@ -6,6 +6,7 @@
 
 mod errors;
 mod operations;
+mod requests;
 mod wire;
 
 pub use operations::OPERATIONS;

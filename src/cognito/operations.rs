@@ -1,13 +1,16 @@
-//! The operations: each parses its request leniently (unknown fields ignored, `null` where a
-//! browser SDK sends it), checks the app client, and calls the use case the REST door calls.
+//! The operations: each checks the app client and calls the use case the REST door calls.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::net::IpAddr;
 
-use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use super::{
     errors::{CognitoError, ErrorType},
+    requests::{
+        AccessTokenRequest, ChangePasswordRequest, ConfirmSignUpRequest,
+        GetTokensFromRefreshTokenRequest, InitiateAuthRequest, RespondToAuthChallengeRequest,
+        RevokeTokenRequest, SignUpRequest, optional, parameter, parse, required,
+    },
     wire::Cognito,
 };
 use crate::{
@@ -59,125 +62,6 @@ operations!(
     GetTokensFromRefreshToken,
     ChangePassword,
 );
-
-/// `AuthParameters` / `ChallengeResponses`: string values, `null` taken as absent.
-type Parameters = Option<HashMap<String, Option<String>>>;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InitiateAuthRequest {
-    auth_flow: Option<String>,
-    client_id: Option<String>,
-    auth_parameters: Parameters,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RespondToAuthChallengeRequest {
-    challenge_name: Option<String>,
-    client_id: Option<String>,
-    challenge_responses: Parameters,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SignUpRequest {
-    client_id: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    secret_hash: Option<String>,
-    user_attributes: Option<Vec<Attribute>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Attribute {
-    name: Option<String>,
-    value: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ConfirmSignUpRequest {
-    client_id: Option<String>,
-    username: Option<String>,
-    confirmation_code: Option<String>,
-    secret_hash: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AccessTokenRequest {
-    access_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RevokeTokenRequest {
-    token: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetTokensFromRefreshTokenRequest {
-    refresh_token: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ChangePasswordRequest {
-    previous_password: Option<String>,
-    proposed_password: Option<String>,
-    access_token: Option<String>,
-}
-
-/// The body as the operation's request. The parser's message is not passed on: it can quote
-/// the value it choked on, and that value may be a password.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, CognitoError> {
-    serde_json::from_slice(body).map_err(|err| {
-        let what = if err.is_data() {
-            "a field has the wrong type"
-        } else {
-            "the body is not a JSON object"
-        };
-        CognitoError::new(
-            ErrorType::Serialization,
-            format!(
-                "The request could not be read: {what} (line {}, column {})",
-                err.line(),
-                err.column()
-            ),
-        )
-    })
-}
-
-/// A member the operation cannot do without, in Cognito's wording.
-fn required<T>(value: Option<T>, member: &str) -> Result<T, CognitoError> {
-    value.ok_or_else(|| {
-        CognitoError::invalid(format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: \
-             Member must not be null"
-        ))
-    })
-}
-
-fn parameter<'a>(
-    parameters: &'a HashMap<String, Option<String>>,
-    name: &str,
-) -> Result<&'a str, CognitoError> {
-    parameters
-        .get(name)
-        .and_then(Option::as_deref)
-        .ok_or_else(|| CognitoError::invalid(format!("Missing required parameter {name}")))
-}
-
-fn optional<'a>(parameters: &'a HashMap<String, Option<String>>, name: &str) -> Option<&'a str> {
-    parameters.get(name).and_then(Option::as_deref)
-}
 
 fn bad_secret_hash(client: &AppClient) -> CognitoError {
     CognitoError::new(
