@@ -10,6 +10,7 @@ pub mod live;
 mod password_change;
 mod passwords;
 mod refresh;
+mod sign_in;
 mod srp;
 pub mod tokens;
 mod turns;

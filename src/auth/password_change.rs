@@ -43,7 +43,7 @@ impl Accounts {
             return Err(AuthError::BadCredentials);
         }
         store::clear_sign_in_failures(self.db(), &user.email).await?;
-        let for_srp = self.srp.as_ref().map(|_| super::accounts::copy(&proposed));
+        let for_srp = self.srp.as_ref().map(|_| super::sign_in::copy(&proposed));
         let password_hash = self.hasher().admit()?.hash(proposed).await?;
         let event = AuditEvent::new(EventType::PasswordChanged, origin).user(&user.id);
         store::set_password_hash(self.db(), &user.id, password_hash, &event, self.now()).await?;
