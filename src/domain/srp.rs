@@ -276,6 +276,11 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
         return None;
     };
     let month = MONTHS.iter().position(|m| *m == month)?;
+    // Years 1000 to 9999: a zero in front is no year a client writes, and would not format
+    // back to the text that was signed.
+    if year.starts_with('0') {
+        return None;
+    }
     let hms: Vec<&str> = time.split(':').collect();
     let [hour, minute, second] = hms[..] else {
         return None;
@@ -585,6 +590,8 @@ mod tests {
             "Tue Sep 25 24:09:40 UTC 2018",
             "Tue Sep 25 00:09:40 UTC 2018 ",
             "Tue Sep 25 00:09:40 UTC 18",
+            // Found by the srp_input fuzz target: parsed, but formatted back as year 18.
+            "Wed Sep 5 07:08:09 UTC 0018",
             "Mon Sep 31 00:09:40 UTC 2018",
             "Tue Sep +5 00:09:40 UTC 2018",
         ] {
