@@ -193,6 +193,8 @@ mod tests {
             "eu-west-1_",
             "eu west_1",
             "eu-west-1_a-b",
+            // The JS SDKs split on every `_`: a second one would give SRP another pool name.
+            "us-east-1_a_b",
         ] {
             assert_eq!(bad.parse::<PoolId>(), Err(InvalidPoolId), "{bad}");
         }

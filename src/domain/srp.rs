@@ -81,13 +81,6 @@ fn hash_to_int(parts: &[&[u8]]) -> BigUint {
     BigUint::from_bytes_be(sha256(parts).as_ref())
 }
 
-/// The pool's name as SRP hashes it: what follows the `_` of the pool id
-/// (`eu-west-1_AbC123` → `AbC123`). Like the library's `split('_')[1]`, it stops at a second `_`
-/// (real pool ids have none); an id without `_` names no pool and gives "".
-pub fn pool_name(pool_id: &str) -> &str {
-    pool_id.split('_').nth(1).unwrap_or("")
-}
-
 /// A fresh random salt for [`verifier`].
 pub fn new_salt() -> [u8; SALT_BYTES] {
     let mut salt = [0u8; SALT_BYTES];
@@ -342,7 +335,8 @@ mod tests {
         signature: &'static str,
     }
 
-    const POOL_ID: &str = "eu-west-1_AbC123xyz";
+    /// The name of the pool `eu-west-1_AbC123xyz` (see `app_client::PoolId::name`).
+    const POOL_NAME: &str = "AbC123xyz";
     const USER_ID: &str = "5b7e6d1c-3a2f-4e8b-9c0d-1f2e3a4b5c6d";
     const PASSWORD: &str = "Corr3ct horse—bättery staple!";
 
@@ -391,7 +385,7 @@ mod tests {
     /// The server's key for `vector` when the verifier was made from `password`.
     fn server_key(vector: &Vector, password: &str) -> [u8; 16] {
         let salt = hex::decode(vector.salt_hex).expect("test hex");
-        let v = verifier(pool_name(POOL_ID), USER_ID, password, &salt);
+        let v = verifier(POOL_NAME, USER_ID, password, &salt);
         let b = hex::decode(vector.server_secret_hex).expect("test hex");
         let server = ServerEphemeral::from_secret_bytes(&v, &b);
         let a = parse_client_public(vector.srp_a_hex).expect("the library's A");
@@ -400,7 +394,7 @@ mod tests {
 
     fn library_signature_accepted(vector: &Vector, key: &[u8; 16]) -> bool {
         let block = STANDARD.decode(vector.secret_block).expect("test base64");
-        let (pool, ts) = (pool_name(POOL_ID), vector.timestamp);
+        let (pool, ts) = (POOL_NAME, vector.timestamp);
         signature_matches(key, pool, USER_ID, &block, ts, vector.signature)
     }
 
@@ -516,13 +510,6 @@ mod tests {
         let k = "538282c4354742d7cbbde2359fcf67f9f5b3a6b08791e5011b43b8a5b66d9ee6";
         assert_eq!(K.to_str_radix(16), k);
         assert_eq!(N.bits(), 3072);
-    }
-
-    #[test]
-    fn the_pool_name_is_what_follows_the_underscore_of_the_pool_id() {
-        assert_eq!(pool_name("eu-west-1_AbC123"), "AbC123");
-        assert_eq!(pool_name("us-east-1_a_b"), "a");
-        assert_eq!(pool_name("no-underscore"), "");
     }
 
     #[test]
