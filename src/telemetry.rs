@@ -82,6 +82,18 @@ fn escape_controls(line: &str, keep_esc: bool) -> String {
     out
 }
 
+/// An error with its causes, `outer: inner: …`, as a door logs an internal error once.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::{borrow::Cow, time::Duration};
 
 use http::StatusCode;
 
-use crate::{auth::AuthError, authn::AuthnError, store::StoreError};
+use crate::{auth::AuthError, authn::AuthnError, store::StoreError, telemetry::error_chain};
 
 /// The exception names this API answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,14 +92,7 @@ impl CognitoError {
     /// A failure of ours: logged here with its cause chain, once; the client learns nothing of
     /// it.
     fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        tracing::error!(error = %text, "internal error");
+        tracing::error!(error = %error_chain(err), "internal error");
         Self::new(ErrorType::InternalError, "Internal error")
     }
 }

@@ -14,7 +14,7 @@ use super::{
     wire::Cognito,
 };
 use crate::{
-    auth::{ClientProof, Login, Rotate, SrpAnswer, TokenSet},
+    auth::{AuthError, ClientProof, Login, Rotate, SrpAnswer, TokenSet},
     authn::{AuthMethod, Principal},
     domain::{app_client::AppClient, origin::RequestOrigin},
 };
@@ -63,11 +63,26 @@ operations!(
     ChangePassword,
 );
 
-fn bad_secret_hash(client: &AppClient) -> CognitoError {
-    CognitoError::new(
-        ErrorType::NotAuthorized,
-        format!("Unable to verify secret hash for client {}", client.id),
-    )
+/// A client with a secret proves it with the `SECRET_HASH` of `username`.
+fn check_secret_hash(
+    client: &AppClient,
+    username: &str,
+    hash: Option<&str>,
+) -> Result<(), CognitoError> {
+    if client.secret_hash_matches(username, hash) {
+        Ok(())
+    } else {
+        Err(AuthError::BadClientSecret.into())
+    }
+}
+
+/// The token calls take the client's secret itself (`ClientSecret`).
+fn check_client_secret(client: &AppClient, secret: Option<&str>) -> Result<(), CognitoError> {
+    if client.secret_matches(secret) {
+        Ok(())
+    } else {
+        Err(AuthError::BadClientSecret.into())
+    }
 }
 
 /// `AuthenticationResult`; without a refresh token when the refresh kept its own.
@@ -141,9 +156,7 @@ impl Cognito {
             "USER_PASSWORD_AUTH" => {
                 let username = parameter(&parameters, "USERNAME")?;
                 let password = parameter(&parameters, "PASSWORD")?;
-                if !client.secret_hash_matches(username, optional(&parameters, "SECRET_HASH")) {
-                    return Err(bad_secret_hash(client));
-                }
+                check_secret_hash(client, username, optional(&parameters, "SECRET_HASH"))?;
                 self.limit_address(call)?;
                 let tokens = self
                     .accounts
@@ -164,9 +177,7 @@ impl Cognito {
                 }
                 let username = parameter(&parameters, "USERNAME")?;
                 let srp_a = parameter(&parameters, "SRP_A")?;
-                if !client.secret_hash_matches(username, optional(&parameters, "SECRET_HASH")) {
-                    return Err(bad_secret_hash(client));
-                }
+                check_secret_hash(client, username, optional(&parameters, "SECRET_HASH"))?;
                 self.limit_address(call)?;
                 let challenge = self
                     .accounts
@@ -191,8 +202,7 @@ impl Cognito {
                 let tokens = self
                     .accounts
                     .refresh(token, proof, Rotate::No, origin)
-                    .await
-                    .map_err(|err| secret_error(err, client))?;
+                    .await?;
                 Ok(authentication_result(tokens))
             }
             _ => Err(CognitoError::invalid(
@@ -221,9 +231,7 @@ impl Cognito {
             signature: parameter(&responses, "PASSWORD_CLAIM_SIGNATURE")?,
             timestamp: parameter(&responses, "TIMESTAMP")?,
         };
-        if !client.secret_hash_matches(username, optional(&responses, "SECRET_HASH")) {
-            return Err(bad_secret_hash(client));
-        }
+        check_secret_hash(client, username, optional(&responses, "SECRET_HASH"))?;
         self.limit_address(call)?;
         let tokens = self
             .accounts
@@ -236,9 +244,7 @@ impl Cognito {
         let client = self.client(request.client_id.as_deref())?;
         let username = required(request.username.as_deref(), "username")?;
         let password = required(request.password, "password")?;
-        if !client.secret_hash_matches(username, request.secret_hash.as_deref()) {
-            return Err(bad_secret_hash(client));
-        }
+        check_secret_hash(client, username, request.secret_hash.as_deref())?;
         // The pool signs in by email: the username is the email, and an email attribute, when
         // sent, must say the same.
         let email_attribute = request
@@ -267,9 +273,7 @@ impl Cognito {
         let client = self.client(request.client_id.as_deref())?;
         let username = required(request.username.as_deref(), "username")?;
         required(request.confirmation_code.as_deref(), "confirmationCode")?;
-        if !client.secret_hash_matches(username, request.secret_hash.as_deref()) {
-            return Err(bad_secret_hash(client));
-        }
+        check_secret_hash(client, username, request.secret_hash.as_deref())?;
         Ok(json!({}))
     }
 
@@ -321,9 +325,7 @@ impl Cognito {
     ) -> Result<Value, CognitoError> {
         let token = required(request.token.as_deref(), "token")?;
         let client = self.client(request.client_id.as_deref())?;
-        if !client.secret_matches(request.client_secret.as_deref()) {
-            return Err(bad_client_secret(client));
-        }
+        check_client_secret(client, request.client_secret.as_deref())?;
         self.accounts
             .revoke_refresh_token(token, ClientProof::Checked(client), call.origin.clone())
             .await?;
@@ -338,9 +340,7 @@ impl Cognito {
     ) -> Result<Value, CognitoError> {
         let token = required(request.refresh_token.as_deref(), "refreshToken")?;
         let client = self.client(request.client_id.as_deref())?;
-        if !client.secret_matches(request.client_secret.as_deref()) {
-            return Err(bad_client_secret(client));
-        }
+        check_client_secret(client, request.client_secret.as_deref())?;
         self.limit_address(call)?;
         let tokens = self
             .accounts
@@ -369,20 +369,5 @@ impl Cognito {
             .change_password(&user.user_id, previous, proposed, call.origin.clone())
             .await?;
         Ok(json!({}))
-    }
-}
-
-fn bad_client_secret(client: &AppClient) -> CognitoError {
-    CognitoError::new(
-        ErrorType::NotAuthorized,
-        format!("Unable to verify client secret for client {}", client.id),
-    )
-}
-
-/// A wrong `SECRET_HASH` on refresh is named with its client, as on sign-in.
-fn secret_error(err: crate::auth::AuthError, client: &AppClient) -> CognitoError {
-    match err {
-        crate::auth::AuthError::BadClientSecret => bad_secret_hash(client),
-        other => other.into(),
     }
 }

@@ -152,19 +152,8 @@ pub fn retry_later(code: ErrorCode, message: impl Into<String>, retry_after: Dur
 /// An error the client cannot act on. The cause chain is logged here, once; the client gets a
 /// message that says nothing about internals.
 pub fn internal(err: &(dyn std::error::Error + 'static)) -> Status {
-    tracing::error!(error = %chain(err), "internal error");
+    tracing::error!(error = %crate::telemetry::error_chain(err), "internal error");
     error(ErrorCode::InternalError, "internal error")
-}
-
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl From<StoreError> for Status {
