@@ -400,23 +400,24 @@ impl Application {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-        let gate_for_cognito = gate.clone();
-        let per_address_for_cognito = per_address;
         let grpc: GrpcStack = BoxCloneSyncService::new(
-            AuthLayer::new(gate, ClientAddresses::new(config.trusted_proxies.clone()))
-                .layer(routes),
+            AuthLayer::new(
+                gate.clone(),
+                ClientAddresses::new(config.trusted_proxies.clone()),
+            )
+            .layer(routes),
         );
 
         let cognito = Arc::new(Cognito::new(
             accounts.clone(),
-            gate_for_cognito,
+            gate,
             CognitoSettings {
                 pool: config.cognito_pool_id.clone(),
                 clients: app_clients,
                 srp: config.cognito_srp.is_on(),
             },
             ClientAddresses::new(config.trusted_proxies.clone()),
-            per_address_for_cognito,
+            per_address,
             metrics.clone(),
         ));
         // Cognito publishes a pool's keys under the pool id; the SDKs' verifiers look there.

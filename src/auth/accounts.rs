@@ -126,18 +126,6 @@ impl Accounts {
         self
     }
 
-    pub(super) fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
-    pub(super) fn lineage(&self) -> &super::Lineage {
-        &self.refresh.lineage
-    }
-
-    pub(super) fn hasher(&self) -> &PasswordHasher {
-        &self.hasher
-    }
-
     /// Accepts the tokens of these external issuers beside our own.
     pub fn with_trusted_issuers(mut self, issuers: Arc<TrustedIssuers>) -> Self {
         self.issuers = (!issuers.is_empty()).then_some(issuers);

@@ -22,8 +22,8 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         let proposed = Password::parse(proposed).map_err(|_| AuthError::InvalidPassword)?;
         let previous = Password::parse(previous).ok();
-        let admission = self.hasher().admit()?;
-        let user = store::find_by_id(self.db(), user_id)
+        let admission = self.hasher.admit()?;
+        let user = store::find_by_id(&self.db, user_id)
             .await?
             // A user of an external issuer has no password here.
             .filter(|u| u.issuer.is_none())
@@ -42,13 +42,13 @@ impl Accounts {
             self.record_failure(&user.email, origin).await?;
             return Err(AuthError::BadCredentials);
         }
-        store::clear_sign_in_failures(self.db(), &user.email).await?;
+        store::clear_sign_in_failures(&self.db, &user.email).await?;
         let for_srp = self.srp.as_ref().map(|_| super::sign_in::copy(&proposed));
-        let password_hash = self.hasher().admit()?.hash(proposed).await?;
+        let password_hash = self.hasher.admit()?.hash(proposed).await?;
         let event = AuditEvent::new(EventType::PasswordChanged, origin).user(&user.id);
-        store::set_password_hash(self.db(), &user.id, password_hash, &event, self.now()).await?;
+        store::set_password_hash(&self.db, &user.id, password_hash, &event, self.now()).await?;
         if let (Some(srp), Some(password)) = (&self.srp, for_srp) {
-            srp.store(self.db(), &user.id, password, self.now()).await?;
+            srp.store(&self.db, &user.id, password, self.now()).await?;
         }
         Ok(())
     }

@@ -146,7 +146,7 @@ impl Accounts {
         getrandom::fill(&mut block).expect("the operating system's random source failed");
         let secret_block = STANDARD.encode(block);
         store::insert_challenge(
-            self.db(),
+            &self.db,
             store::Challenge {
                 id: challenge_id(&secret_block),
                 user_id: basis.user_id,
@@ -173,8 +173,8 @@ impl Accounts {
         login: Option<&str>,
     ) -> Result<Basis, AuthError> {
         if let Some(login) = login
-            && let Some(user) = users_store::find_by_email(self.db(), login).await?
-            && let Some(stored) = store::verifier(self.db(), &user.id, &verifiers.pool_name).await?
+            && let Some(user) = users_store::find_by_email(&self.db, login).await?
+            && let Some(stored) = store::verifier(&self.db, &user.id, &verifiers.pool_name).await?
             && let (Ok(salt), Ok(verifier)) =
                 (hex::decode(&stored.salt), hex::decode(&stored.verifier))
         {
@@ -187,7 +187,8 @@ impl Accounts {
         }
         // The same made-up salt and user id every time for one username, as for a real user.
         let tag = self
-            .lineage()
+            .refresh
+            .lineage
             .tag(UNKNOWN_USER_CONTEXT, username.to_lowercase().as_bytes());
         let user_id_for_srp = if username.contains('@') {
             let mut bytes = [0u8; 16];
@@ -231,7 +232,7 @@ impl Accounts {
             ));
         }
         let now = self.now();
-        let challenge = store::take_challenge(self.db(), &challenge_id(answer.secret_block))
+        let challenge = store::take_challenge(&self.db, &challenge_id(answer.secret_block))
             .await?
             .filter(|c| c.expires_at >= now && c.client_id == client.id)
             .ok_or(AuthError::SrpSessionInvalid)?;
@@ -265,7 +266,7 @@ impl Accounts {
             _ => false,
         };
         let user = match (&challenge.user_id, proven) {
-            (Some(user_id), true) => users_store::find_by_id(self.db(), user_id).await?,
+            (Some(user_id), true) => users_store::find_by_id(&self.db, user_id).await?,
             _ => None,
         };
         let Some(user) = user else {
@@ -274,7 +275,7 @@ impl Accounts {
             }
             return Err(AuthError::BadCredentials);
         };
-        users_store::clear_sign_in_failures(self.db(), &challenge.login).await?;
+        users_store::clear_sign_in_failures(&self.db, &challenge.login).await?;
         self.start_session(&user, Some(client), origin).await
     }
 }
