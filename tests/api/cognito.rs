@@ -953,3 +953,32 @@ async fn browsers_get_cors_answers_and_the_pool_jwks_is_under_the_pool_id() {
     assert!(pool_keys["keys"].as_array().is_some_and(|k| !k.is_empty()));
     assert_eq!(pool_keys, keys);
 }
+
+#[tokio::test]
+async fn a_token_of_an_app_client_no_longer_configured_is_refused_everywhere() {
+    let app = spawn_pool().await;
+    sign_up(&app, "gone@example.com").await;
+    let web = password_auth(&app, WEB, "gone@example.com", PASSWORD).await;
+    let access = token(&web, "AccessToken").to_owned();
+    assert_eq!(usage_status(&app, &access).await, 200);
+
+    // The same pool, keys and session, with the web client taken out of the configuration.
+    let url = app.database_url.clone();
+    let dir = app.stop().await;
+    let app = crate::helpers::spawn_on(&url, |config| {
+        pool(config);
+        config.app_clients = format!("{BOT}:{BOT_SECRET}").parse().unwrap();
+    })
+    .await;
+    assert_eq!(usage_status(&app, &access).await, 401);
+    let user = call(&app, "GetUser", json!({"AccessToken": access})).await;
+    assert_eq!(user.error(), "NotAuthorizedException");
+    let refresh = call(
+        &app,
+        "GetTokensFromRefreshToken",
+        json!({"RefreshToken": token(&web, "RefreshToken"), "ClientId": WEB}),
+    )
+    .await;
+    assert_eq!(refresh.error(), "ResourceNotFoundException");
+    drop(dir);
+}
